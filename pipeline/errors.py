@@ -1,0 +1,29 @@
+"""User-facing errors and the wrapper that turns them into one clear line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+
+class PipelineError(Exception):
+    """An error the user can cause and fix (bad input, bad param); printed without traceback."""
+
+
+class ParamsError(PipelineError):
+    """A params.yaml key that is unknown, wrongly typed or impossible."""
+
+
+class DataError(PipelineError):
+    """An input file or folder that is missing, unpaired, unreadable or of the wrong size."""
+
+
+def run_stage(main: Callable[[], None]) -> None:
+    """Run a stage's main(); a PipelineError exits with status 2 and one clear message."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    try:
+        main()
+    except PipelineError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,193 @@
+"""Images, masks, paired datasets, manifests, packed arrays and atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from pipeline.errors import DataError
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv")
+
+
+def list_files(folder: Path, exts: tuple[str, ...]) -> list[Path]:
+    """Files in `folder` (not recursive) whose suffix is one of `exts`, sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in exts)
+
+
+def require_dir(folder: Path, what: str) -> Path:
+    """Return `folder` if it is a directory, else raise a DataError naming it."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{what} folder not found: {folder}")
+    return folder
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        img = Image.open(path)
+        img.load()
+    except (OSError, UnidentifiedImageError) as err:
+        raise DataError(f"cannot read image {path}: {err}") from None
+    return img
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """An image file as uint8 H×W×3."""
+    return np.asarray(_open(path).convert("RGB"))
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A mask file as bool H×W: every non-zero pixel (any channel) is wheat."""
+    arr = np.asarray(_open(path))
+    if arr.ndim == 3:
+        channels = arr[..., :3] if arr.shape[2] == 4 else arr
+        arr = channels.max(axis=2)
+    return arr > 0
+
+
+def write_rgb(path: Path, image: np.ndarray) -> None:
+    """Write a uint8 H×W×3 image as PNG."""
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), "RGB").save(path)
+
+
+def write_mask(path: Path, mask: np.ndarray) -> None:
+    """Write a boolean (or 0/1) mask as a one-channel 0/255 PNG."""
+    Image.fromarray((np.asarray(mask) > 0).astype(np.uint8) * 255, "L").save(path)
+
+
+def write_pair(root: Path, stem: str, image: np.ndarray, mask: np.ndarray) -> None:
+    """Write root/images/<stem>.png and root/masks/<stem>.png (folders made as needed)."""
+    for sub in ("images", "masks"):
+        (Path(root) / sub).mkdir(parents=True, exist_ok=True)
+    write_rgb(Path(root) / "images" / f"{stem}.png", image)
+    write_mask(Path(root) / "masks" / f"{stem}.png", mask)
+
+
+@dataclass(frozen=True)
+class PairPaths:
+    """An image file and its mask file, matched by stem."""
+
+    stem: str
+    image: Path
+    mask: Path
+
+
+def list_pairs(folder: Path, what: str) -> list[PairPaths]:
+    """Pairs of `folder`/images and `folder`/masks matched by stem; unpaired files are errors."""
+    folder = require_dir(folder, what)
+    images = {p.stem: p for p in list_files(require_dir(folder / "images", what), IMAGE_EXTS)}
+    masks = {p.stem: p for p in list_files(require_dir(folder / "masks", what), IMAGE_EXTS)}
+    if lonely := sorted(images.keys() - masks.keys()):
+        raise DataError(f"image without mask: {images[lonely[0]]} (no {lonely[0]}.* in masks/)")
+    if lonely := sorted(masks.keys() - images.keys()):
+        raise DataError(f"mask without image: {masks[lonely[0]]}")
+    if not images:
+        raise DataError(f"{what} folder has no image/mask pairs: {folder}")
+    return [PairPaths(s, images[s], masks[s]) for s in sorted(images)]
+
+
+def read_pair(pair: PairPaths) -> tuple[np.ndarray, np.ndarray]:
+    """Read one pair; a mask whose size differs from its image is an error naming the mask."""
+    image, mask = read_rgb(pair.image), read_mask(pair.mask)
+    if mask.shape != image.shape[:2]:
+        raise DataError(
+            f"mask {pair.mask} is {mask.shape[1]}x{mask.shape[0]} but its image "
+            f"{pair.image} is {image.shape[1]}x{image.shape[0]}"
+        )
+    return image, mask
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """Yield a fresh temporary folder beside `target`; on success it replaces `target` whole."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp.chmod(0o777 & ~_umask())
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    os.replace(tmp, target)
+
+
+@contextlib.contextmanager
+def atomic_file(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success it is renamed onto `target`."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    tmp.chmod(0o666 & ~_umask())
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, target)
+
+
+class PairWriter:
+    """Writes a user-facing paired dataset: images/, masks/ (0/255 PNG) and manifest.csv."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.rows: list[dict] = []
+
+    def add(self, pair_id: str, image: np.ndarray, mask: np.ndarray, **info) -> None:
+        """Write one pair; `info` (source, seed, ...) becomes manifest columns."""
+        write_pair(self.root, pair_id, image, mask)
+        row = {"id": pair_id, "image": f"images/{pair_id}.png", "mask": f"masks/{pair_id}.png"}
+        row.update(info)
+        row["mask_fraction"] = round(float(np.mean(np.asarray(mask) > 0)), 6)
+        self.rows.append(row)
+
+    def close(self) -> pd.DataFrame:
+        """Write manifest.csv and return it."""
+        manifest = pd.DataFrame(self.rows)
+        manifest.to_csv(self.root / "manifest.csv", index=False)
+        return manifest
+
+
+def read_manifest(root: Path) -> pd.DataFrame:
+    """The manifest.csv of a paired dataset folder."""
+    path = Path(root) / "manifest.csv"
+    if not path.is_file():
+        raise DataError(f"manifest not found: {path}")
+    return pd.read_csv(path)
+
+
+def save_packed(path: Path, array: np.ndarray) -> None:
+    """Save a uint8 N×H×W×4 array (RGB + mask) as .npy, atomically."""
+    with atomic_file(path) as tmp:
+        np.save(tmp, np.ascontiguousarray(array, dtype=np.uint8))
+
+
+def load_packed(path: Path) -> np.ndarray:
+    """Memory-map a packed N×H×W×4 uint8 array."""
+    if not Path(path).is_file():
+        raise DataError(f"packed array not found: {path}")
+    return np.load(path, mmap_mode="r")

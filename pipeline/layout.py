@@ -1,0 +1,83 @@
+"""The raw input layout of DESIGN §3, read from `data.root` (the demo world or a user's folder)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from pipeline.errors import DataError
+from pipeline.io import IMAGE_EXTS, VIDEO_EXTS, PairPaths, list_files, list_pairs, read_pair
+
+
+def resize_short_side(image: np.ndarray, size: int, mask: bool = False) -> np.ndarray:
+    """Scale so the shorter side is `size`: bilinear (antialiased) for images, nearest for masks."""
+    height, width = image.shape[:2]
+    scale = size / min(height, width)
+    new = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if new == (width, height):
+        return image
+    if mask:
+        return np.asarray(Image.fromarray(image.astype(np.uint8) * 255).resize(new, 0)) > 0
+    return np.asarray(Image.fromarray(image).resize(new, Image.Resampling.BILINEAR))
+
+
+@dataclass(frozen=True)
+class RawLayout:
+    """Paths of one raw data folder; every accessor checks what it returns."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        if not self.root.is_dir():
+            raise DataError(f"data.root folder not found: {self.root}")
+
+    def _optional(self, name: str, exts: tuple[str, ...]) -> list[Path]:
+        folder = self.root / name
+        return list_files(folder, exts) if folder.is_dir() else []
+
+    def videos(self) -> list[Path]:
+        """Unlabelled field footage in videos/."""
+        return self._optional("videos", VIDEO_EXTS)
+
+    def stills(self) -> list[Path]:
+        """Unlabelled field photos in stills/ (optional)."""
+        return self._optional("stills", IMAGE_EXTS)
+
+    def background_videos(self) -> list[Path]:
+        """Head-free footage in backgrounds/ (optional)."""
+        return self._optional("backgrounds", VIDEO_EXTS)
+
+    def background_photos(self) -> list[Path]:
+        """Head-free photos in backgrounds/ (optional)."""
+        return self._optional("backgrounds", IMAGE_EXTS)
+
+    def annotated(self) -> list[PairPaths]:
+        """The few hand-annotated pairs of annotated/{images,masks}."""
+        return list_pairs(self.root / "annotated", "annotated")
+
+    def gwhd(self, split: str) -> tuple[list[PairPaths], dict[str, str]]:
+        """Pairs of gwhd/<split> and each stem's domain (from domains.csv, else 'all')."""
+        folder = self.root / "gwhd" / split
+        pairs = list_pairs(folder, f"gwhd/{split}")
+        domains = {pair.stem: "all" for pair in pairs}
+        table = folder / "domains.csv"
+        if table.is_file():
+            frame = pd.read_csv(table)
+            if not {"file", "domain"} <= set(frame.columns):
+                raise DataError(f"{table} needs the columns file,domain")
+            for file, domain in zip(frame["file"], frame["domain"], strict=True):
+                stem = Path(str(file)).stem
+                if stem not in domains:
+                    raise DataError(f"{table} names {file}, which has no image/mask pair")
+                domains[stem] = str(domain)
+        return pairs, domains
+
+
+def read_scaled_pair(pair: PairPaths, short_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read a pair and scale it so its shorter side is `short_side`."""
+    image, mask = read_pair(pair)
+    return resize_short_side(image, short_side), resize_short_side(mask, short_side, mask=True)

@@ -1,0 +1,260 @@
+"""Typed params: one dataclass per params.yaml section, loaded and validated with clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+
+from pipeline.errors import ParamsError
+
+PARAMS_FILE = Path("params.yaml")
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """Where the raw layout of DESIGN §3 lives (the demo world, or the user's own folder)."""
+
+    root: str = "data/demo"
+
+
+@dataclass(frozen=True)
+class DemoFieldParams:
+    """Size and amount of the procedural wheat-field world."""
+
+    size: int = 256
+    canvas: int = 640
+    videos: int = 2
+    background_videos: int = 1
+    seconds: float = 3.0
+    fps: int = 10
+    crf: int = 20
+    annotated: int = 3
+    finetune_per_domain: int = 2
+    test_per_domain: int = 3
+    gwhd_size: int = 256
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "size", "canvas", "seconds", "fps", "annotated", "gwhd_size")
+        _non_negative(self, section, "videos", "background_videos", "finetune_per_domain")
+        _non_negative(self, section, "test_per_domain")
+        if self.canvas < self.size:
+            raise ParamsError(f"{section}.canvas must be at least {section}.size")
+        if not 0 <= self.crf <= 51:
+            raise ParamsError(f"{section}.crf must be in [0, 51]")
+
+
+@dataclass(frozen=True)
+class ExtractFramesParams:
+    """Frame sampling of the field videos: every k-th frame, or a target rate when fps > 0."""
+
+    every: int = 2
+    fps: float = 0.0
+    size: int = 256
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "every", "size")
+        _non_negative(self, section, "fps")
+
+
+@dataclass(frozen=True)
+class CopyPasteParams:
+    """Najafian et al. copy-paste synthesis."""
+
+    images: int = 160
+    size: int = 256
+    min_head_area: int = 20
+    real_min: int = 10
+    real_max: int = 100
+    fake_min: int = 10
+    fake_max: int = 100
+    rotation: float = 10.0
+    elastic: float = 2.0
+    scale_min: float = 0.8
+    scale_max: float = 1.2
+    color_jitter: float = 0.15
+    blur_max: float = 1.0
+    noise_std: float = 4.0
+
+    def check(self, section: str) -> None:
+        s = section
+        _positive(self, s, "images", "size", "min_head_area", "scale_min", "scale_max")
+        _non_negative(self, s, "real_min", "fake_min", "rotation", "elastic", "color_jitter")
+        _non_negative(self, s, "blur_max", "noise_std")
+        pairs = (("real_min", "real_max"), ("fake_min", "fake_max"), ("scale_min", "scale_max"))
+        for lo, hi in pairs:
+            if getattr(self, hi) < getattr(self, lo):
+                raise ParamsError(f"{s}.{hi} must be at least {s}.{lo}")
+
+
+@dataclass(frozen=True)
+class SegTrainParams:
+    """An smp U-Net trained with Dice + BCE (the labeler; later the downstream models)."""
+
+    encoder: str = "resnet18"
+    encoder_depth: int = 4
+    decoder_channels: list[int] = field(default_factory=lambda: [64, 32, 16, 8])
+    size: int = 128
+    epochs: int = 4
+    batch_size: int = 8
+    lr: float = 1.0e-3
+    optimizer: Literal["adam", "sgd"] = "adam"
+    momentum: float = 0.9
+    val_fraction: float = 0.1
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "encoder_depth", "size", "epochs", "batch_size", "lr")
+        if len(self.decoder_channels) != self.encoder_depth:
+            raise ParamsError(f"{section}.decoder_channels needs {self.encoder_depth} entries")
+        if self.size % (2**self.encoder_depth):
+            raise ParamsError(f"{section}.size must be divisible by 2**encoder_depth")
+        if not 0 <= self.val_fraction < 1:
+            raise ParamsError(f"{section}.val_fraction must be in [0, 1)")
+        if not 0 <= self.momentum < 1:
+            raise ParamsError(f"{section}.momentum must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class PseudoLabelParams:
+    """Labelling every extracted frame with the labeler."""
+
+    threshold: float = 0.5
+    batch_size: int = 8
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "batch_size")
+        if not 0 < self.threshold < 1:
+            raise ParamsError(f"{section}.threshold must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class PrepareParams:
+    """Random crops of the pseudo-labelled frames, resized to the generator and SR sizes."""
+
+    crop: int = 128
+    crops_per_frame: int = 8
+    gen_size: int = 32
+    sr_size: int = 64
+    val_fraction: float = 0.2
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "crop", "crops_per_frame", "gen_size", "sr_size")
+        if self.sr_size < self.gen_size:
+            raise ParamsError(f"{section}.sr_size must be at least {section}.gen_size")
+        if not 0 < self.val_fraction < 1:
+            raise ParamsError(f"{section}.val_fraction must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class Params:
+    """The whole params.yaml."""
+
+    seed: int = 0
+    data: DataParams = field(default_factory=DataParams)
+    demo_field: DemoFieldParams = field(default_factory=DemoFieldParams)
+    extract_frames: ExtractFramesParams = field(default_factory=ExtractFramesParams)
+    copy_paste: CopyPasteParams = field(default_factory=CopyPasteParams)
+    train_labeler: SegTrainParams = field(default_factory=SegTrainParams)
+    pseudo_label: PseudoLabelParams = field(default_factory=PseudoLabelParams)
+    prepare: PrepareParams = field(default_factory=PrepareParams)
+
+    def check_across(self) -> None:
+        """Checks that span sections (each section checks itself while loading)."""
+        if self.prepare.crop > self.extract_frames.size:
+            raise ParamsError(
+                f"prepare.crop ({self.prepare.crop}) is larger than the frame size "
+                f"extract_frames.size ({self.extract_frames.size})"
+            )
+        if self.copy_paste.size < self.train_labeler.size:
+            raise ParamsError("train_labeler.size must not exceed copy_paste.size")
+
+
+T = TypeVar("T")
+
+
+def _positive(obj: Any, section: str, *names: str) -> None:
+    for name in names:
+        if getattr(obj, name) <= 0:
+            raise ParamsError(f"{section}.{name} must be positive, got {getattr(obj, name)!r}")
+
+
+def _non_negative(obj: Any, section: str, *names: str) -> None:
+    for name in names:
+        if getattr(obj, name) < 0:
+            raise ParamsError(f"{section}.{name} must not be negative, got {getattr(obj, name)!r}")
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, key)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            choices = ", ".join(map(str, typing.get_args(tp)))
+            raise ParamsError(f"{key} must be one of {choices}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return None if value is None else _convert(value, args[0], key)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ParamsError(f"{key} must be a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_convert(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ParamsError(f"{key} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamsError(f"{key} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            hint = " (write 1.0e-4, not 1e-4)" if isinstance(value, str) else ""
+            raise ParamsError(f"{key} must be a number, got {value!r}{hint}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ParamsError(f"{key} must be a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported params type {tp!r} for {key}")
+
+
+def build(cls: type[T], raw: Any, section: str) -> T:
+    """Build dataclass `cls` from a mapping; unknown keys and wrong types name the key."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{section or 'params'} must be a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in names:
+            raise ParamsError(f"unknown params key: {section + '.' if section else ''}{key}")
+    values = {
+        k: _convert(v, hints[k], f"{section + '.' if section else ''}{k}") for k, v in raw.items()
+    }
+    obj = cls(**values)
+    if section and hasattr(obj, "check"):
+        obj.check(section)
+    return obj
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    """Load and validate params.yaml."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"params file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path} is not valid YAML: {err}") from None
+    params = build(Params, raw, "")
+    params.check_across()
+    return params

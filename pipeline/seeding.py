@@ -1,0 +1,13 @@
+"""Seeded random generators: every random choice of a stage derives from the params seed."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+
+def stage_rng(seed: int, *names: str | int) -> np.random.Generator:
+    """A generator for one stage (and optionally one item of it), independent of the others."""
+    keys = [zlib.crc32(n.encode()) if isinstance(n, str) else int(n) for n in names]
+    return np.random.default_rng(np.random.SeedSequence([seed, *keys]))

@@ -1,0 +1,219 @@
+"""Segmentation models (smp U-Net, no downloaded weights): build, save, fit, predict."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import segmentation_models_pytorch as smp
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from pipeline.errors import DataError
+from pipeline.io import atomic_dir
+from pipeline.metrics import PixelCounts
+from pipeline.params import SegTrainParams
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class SegModelConfig:
+    """What it takes to rebuild a saved segmentation model."""
+
+    encoder: str
+    encoder_depth: int
+    decoder_channels: list[int]
+
+    @classmethod
+    def from_params(cls, p: SegTrainParams) -> SegModelConfig:
+        return cls(p.encoder, p.encoder_depth, list(p.decoder_channels))
+
+
+def build_unet(config: SegModelConfig) -> smp.Unet:
+    """A one-class smp U-Net with a randomly initialised encoder (no weights are downloaded)."""
+    return smp.Unet(
+        config.encoder,
+        encoder_weights=None,
+        encoder_depth=config.encoder_depth,
+        decoder_channels=tuple(config.decoder_channels),
+        classes=1,
+    )
+
+
+def save_model(model: torch.nn.Module, config: SegModelConfig, folder: Path) -> None:
+    """Write model.safetensors and config.json into `folder`, atomically."""
+    with atomic_dir(folder) as tmp:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, tmp / "model.safetensors")
+        (tmp / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+
+
+def load_model(folder: Path) -> tuple[smp.Unet, SegModelConfig]:
+    """Rebuild a model saved by save_model."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+        raise DataError(f"no saved model (config.json + model.safetensors) in {folder}")
+    config = SegModelConfig(**json.loads((folder / "config.json").read_text()))
+    model = build_unet(config)
+    model.load_state_dict(load_file(folder / "model.safetensors"))
+    return model, config
+
+
+def to_input(images: np.ndarray) -> torch.Tensor:
+    """uint8 N×H×W×3 → float N×3×H×W normalised with the ImageNet statistics."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def seg_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Dice + BCE on logits and 0/1 float targets."""
+    dice = smp.losses.DiceLoss(mode="binary", from_logits=True)(logits, target)
+    return dice + F.binary_cross_entropy_with_logits(logits, target)
+
+
+def random_crops(
+    rng: np.random.Generator, images: np.ndarray, masks: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One random size×size crop per pair, with random horizontal and vertical flips."""
+    n, height, width = masks.shape
+    out_img = np.empty((n, size, size, 3), np.uint8)
+    out_mask = np.empty((n, size, size), bool)
+    for i in range(n):
+        y, x = rng.integers(0, height - size + 1), rng.integers(0, width - size + 1)
+        img, mask = images[i, y : y + size, x : x + size], masks[i, y : y + size, x : x + size]
+        if rng.random() < 0.5:
+            img, mask = img[:, ::-1], mask[:, ::-1]
+        if rng.random() < 0.5:
+            img, mask = img[::-1], mask[::-1]
+        out_img[i], out_mask[i] = img, mask
+    return out_img, out_mask
+
+
+def make_optimizer(model: torch.nn.Module, p: SegTrainParams) -> torch.optim.Optimizer:
+    """Adam or SGD (with momentum) at the params' learning rate."""
+    if p.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=p.lr, momentum=p.momentum)
+    return torch.optim.Adam(model.parameters(), lr=p.lr)
+
+
+@torch.no_grad()
+def predict_probs(model: torch.nn.Module, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """Sigmoid probabilities (float32 N×H×W) for uint8 N×H×W×3 images of any size (padded)."""
+    model.eval()
+    device = next(model.parameters()).device
+    n, height, width = images.shape[:3]
+    step = 2 ** len(model.encoder.out_channels[1:])
+    pad_h, pad_w = -height % step, -width % step
+    out = np.empty((n, height, width), np.float32)
+    for start in range(0, n, batch_size):
+        x = to_input(images[start : start + batch_size]).to(device)
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
+        probs = torch.sigmoid(model(x))[:, 0, :height, :width]
+        out[start : start + batch_size] = probs.float().cpu().numpy()
+    return out
+
+
+def predict_list(
+    model: torch.nn.Module, images: list[np.ndarray], batch_size: int
+) -> list[np.ndarray]:
+    """Probabilities for images that may differ in size: batched over runs of equal shape."""
+    out: list[np.ndarray] = []
+    start = 0
+    while start < len(images):
+        end = start + 1
+        while (
+            end < len(images)
+            and end - start < batch_size
+            and (images[end].shape == images[start].shape)
+        ):
+            end += 1
+        out.extend(predict_probs(model, np.stack(images[start:end]), batch_size))
+        start = end
+    return out
+
+
+def evaluate(
+    model: torch.nn.Module, images: np.ndarray, masks: np.ndarray, batch_size: int
+) -> tuple[float, PixelCounts]:
+    """Mean Dice+BCE loss and pooled pixel counts on fixed pairs."""
+    model.eval()
+    device = next(model.parameters()).device
+    counts, losses = PixelCounts(), []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = to_input(images[start : start + batch_size]).to(device)
+            y = torch.from_numpy(masks[start : start + batch_size, None].astype(np.float32))
+            logits = model(x)
+            losses.append(float(seg_loss(logits, y.to(device))) * len(x))
+            counts.add(torch.sigmoid(logits).cpu(), y)
+    return sum(losses) / len(images), counts
+
+
+def fit(
+    model: torch.nn.Module,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray] | None,
+    p: SegTrainParams,
+    seed: int,
+    live,
+) -> None:
+    """Train on random crops of `train` (images uint8 N×H×W×3, masks bool N×H×W) with Dice + BCE.
+
+    Validation uses centre crops of `val`. Logs train/val loss, val Dice and IoU per epoch to
+    the dvclive `live` object.
+    """
+    images, masks = train
+    if min(masks.shape[1:]) < p.size:
+        raise DataError(f"training images are {masks.shape[2]}x{masks.shape[1]}, smaller than size")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    optimizer = make_optimizer(model, p)
+    if val is not None:
+        val = _centre_crop(val[0], p.size), _centre_crop(val[1], p.size)
+    steps = math.ceil(len(images) / p.batch_size)
+    for epoch in range(p.epochs):
+        model.train()
+        order = rng.permutation(len(images))
+        total = 0.0
+        for b in tqdm(range(steps), desc=f"epoch {epoch + 1}/{p.epochs}", leave=False):
+            idx = np.sort(order[b * p.batch_size : (b + 1) * p.batch_size])
+            img, mask = random_crops(rng, images[idx], masks[idx], p.size)
+            x = to_input(img)
+            y = torch.from_numpy(mask[:, None].astype(np.float32))
+            optimizer.zero_grad(set_to_none=True)
+            loss = seg_loss(model(x), y)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+        live.log_metric("train/loss", total / len(images))
+        if val is not None:
+            val_loss, counts = evaluate(model, val[0], val[1], p.batch_size)
+            live.log_metric("val/loss", val_loss)
+            live.log_metric("val/dice", counts.dice)
+            live.log_metric("val/iou", counts.iou)
+            log.info(
+                "epoch %d: train %.4f val %.4f dice %.3f",
+                epoch + 1,
+                total / len(images),
+                val_loss,
+                counts.dice,
+            )
+        live.next_step()
+
+
+def _centre_crop(arr: np.ndarray, size: int) -> np.ndarray:
+    height, width = arr.shape[1:3]
+    y, x = (height - size) // 2, (width - size) // 2
+    return np.ascontiguousarray(arr[:, y : y + size, x : x + size])

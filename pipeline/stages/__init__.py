@@ -1,0 +1,1 @@
+"""One thin module per dvc.yaml stage: `python -m pipeline.stages.<name>`."""

@@ -1,0 +1,92 @@
+"""Stage demo_field: write the procedural wheat-field world in the raw layout of DESIGN §3."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.demo_field import DOMAINS, Domain, render_field
+from pipeline.errors import run_stage
+from pipeline.figures import pair_grid
+from pipeline.io import atomic_dir, write_pair
+from pipeline.params import DemoFieldParams, load_params
+from pipeline.seeding import stage_rng
+from pipeline.video import encode_video
+
+log = logging.getLogger(__name__)
+
+OUT = Path("data/demo")
+GRID = Path("reports/demo_field.png")
+
+
+def pan_frames(canvas: np.ndarray, size: int, count: int, phase: float) -> list[np.ndarray]:
+    """Frames of a camera panning diagonally, with a gentle sway, across a field canvas."""
+    height, width = canvas.shape[:2]
+    frames = []
+    for k in range(count):
+        u = k / max(count - 1, 1)
+        sway = 0.5 + 0.5 * np.sin(2 * np.pi * (u + phase))
+        y = round(u * (height - size))
+        x = round((0.15 + 0.7 * sway) * (width - size))
+        frames.append(canvas[y : y + size, x : x + size])
+    return frames
+
+
+def write_videos(root: Path, p: DemoFieldParams, seed: int, domains: list[Domain]) -> None:
+    """Field videos (with heads) and background-only videos of the home-field domains."""
+    count = round(p.seconds * p.fps)
+    for folder, n, heads in (
+        ("videos", p.videos, True),
+        ("backgrounds", p.background_videos, False),
+    ):
+        for i in range(n):
+            rng = stage_rng(seed, "demo_field", folder, i)
+            canvas, _ = render_field(rng, domains[i % len(domains)], p.canvas, p.canvas, heads)
+            frames = pan_frames(canvas, p.size, count, phase=rng.random())
+            encode_video(root / folder / f"{folder[:-1]}_{i:02d}.mp4", frames, p.fps, p.crf)
+
+
+def write_gwhd(root: Path, split: str, per_domain: int, p: DemoFieldParams, seed: int) -> list:
+    """One GWHD-style split: `per_domain` annotated images per domain plus domains.csv."""
+    firsts, rows = [], []
+    for d, domain in enumerate(DOMAINS):
+        for j in range(per_domain):
+            rng = stage_rng(seed, "demo_field", split, d, j)
+            image, mask = render_field(rng, domain, p.gwhd_size, p.gwhd_size)
+            name = f"{domain.name}_{j:02d}"
+            write_pair(root / "gwhd" / split, name, image, mask)
+            rows.append({"file": f"{name}.png", "domain": domain.name})
+            if j == 0:
+                firsts.append((domain.name, image, mask))
+    pd.DataFrame(rows).to_csv(root / "gwhd" / split / "domains.csv", index=False)
+    return firsts
+
+
+def main() -> None:
+    params = load_params()
+    p, seed = params.demo_field, params.seed
+    home = [DOMAINS[0], DOMAINS[7]]
+    with atomic_dir(OUT) as root:
+        write_videos(root, p, seed, home)
+        for i in range(p.annotated):
+            rng = stage_rng(seed, "demo_field", "annotated", i)
+            pair = render_field(rng, home[i % len(home)], p.size, p.size)
+            write_pair(root / "annotated", f"annotated_{i:02d}", *pair)
+        write_gwhd(root, "finetune", p.finetune_per_domain, p, seed)
+        firsts = write_gwhd(root, "test", p.test_per_domain, p, seed)
+        log.info("wrote the demo field world to %s", OUT)
+    shown = firsts[:: max(1, len(firsts) // 9)][:9]
+    pair_grid(
+        GRID,
+        [img for _, img, _ in shown],
+        [mask for _, _, mask in shown],
+        [name for name, _, _ in shown],
+        "demo field: GWHD-style test domains",
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,62 @@
+"""Stage prepare: seeded crops of the pseudo-labelled frames, packed per split and resolution."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from pipeline.crops import crop_positions, pack_crops, split_by_frame
+from pipeline.errors import run_stage
+from pipeline.figures import pair_grid
+from pipeline.io import atomic_dir, read_manifest, read_mask, read_rgb
+from pipeline.params import load_params
+from pipeline.seeding import stage_rng
+
+log = logging.getLogger(__name__)
+
+PSEUDO = Path("data/pseudo")
+OUT = Path("data/prepared")
+GRID = Path("reports/prepare.png")
+
+
+def main() -> None:
+    params = load_params()
+    p, seed = params.prepare, params.seed
+    manifest = read_manifest(PSEUDO)
+    train, val = split_by_frame(
+        list(manifest["id"]), p.val_fraction, stage_rng(seed, "prepare", "split")
+    )
+    split_of = {**dict.fromkeys(train, "train"), **dict.fromkeys(val, "val")}
+    sizes = sorted({p.gen_size, p.sr_size})
+    packs: dict[tuple[str, int], list[np.ndarray]] = {
+        (s, size): [] for s in ("train", "val") for size in sizes
+    }
+    rows = []
+    for row in tqdm(manifest.itertuples(), total=len(manifest), desc="crops"):
+        image, mask = read_rgb(PSEUDO / row.image), read_mask(PSEUDO / row.mask)
+        rng = stage_rng(seed, "prepare", row.id)
+        positions = crop_positions(rng, *mask.shape, p.crop, p.crops_per_frame)
+        split = split_of[row.id]
+        for size in sizes:
+            packs[split, size].append(pack_crops(image, mask, positions, p.crop, size))
+        rows += [{"frame": row.id, "split": split, "y": y, "x": x} for y, x in positions]
+    with atomic_dir(OUT) as out:
+        for (split, size), arrays in packs.items():
+            np.save(out / f"{split}_{size}.npy", np.concatenate(arrays))
+        pd.DataFrame(rows).to_csv(out / "crops.csv", index=False)
+    log.info("%d train and %d val frames, %d crops each", len(train), len(val), p.crops_per_frame)
+    shown = np.concatenate(packs["train", p.sr_size])[:: max(1, len(rows) // 8)][:8]
+    pair_grid(
+        GRID,
+        [c[..., :3] for c in shown],
+        [c[..., 3] for c in shown],
+        suptitle=f"prepared {p.sr_size}px training crops",
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

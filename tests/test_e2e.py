@@ -1,0 +1,147 @@
+"""End to end: `dvc repro` of the smoke profile in a temporary git clone, then real data."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import REAL_DATA, ROOT
+
+pytestmark = pytest.mark.e2e
+
+UP_TO_DATE = "Data and pipelines are up to date."
+
+
+def _run(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+    }
+    done = subprocess.run(args, cwd=repo, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def _dvc(repo: Path, *args: str) -> str:
+    return _run(repo, sys.executable, "-m", "dvc", *args)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """The project's files (as git sees them) in a fresh git repo, on the smoke profile."""
+    repo = tmp_path_factory.mktemp("clone")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
+    for rel in filter(None, listed):
+        if (ROOT / rel).is_file():
+            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, repo / rel)
+    shutil.copy2(repo / "profiles/smoke.yaml", repo / "params.yaml")
+    _run(repo, "git", "init", "-q")
+    _run(repo, "git", "add", "-A")
+    _run(repo, "git", "commit", "-qm", "smoke profile")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def reproduced(repo) -> Path:
+    _dvc(repo, "repro")
+    return repo
+
+
+def test_repro_writes_every_stage_output(reproduced):
+    repo = reproduced
+    demo = repo / "data/demo"
+    assert sorted(p.name for p in (demo / "videos").iterdir()) == ["video_00.mp4"]
+    assert len(list((demo / "annotated/images").iterdir())) == 2
+    assert len(pd.read_csv(demo / "gwhd/test/domains.csv")) == 18
+
+    frames = pd.read_csv(repo / "data/frames/manifest.csv")
+    assert len(frames) == 4 and frames["frame"].tolist() == [0, 2, 4, 6]
+
+    copy_paste = pd.read_csv(repo / "data/copy_paste/manifest.csv")
+    assert len(copy_paste) == 12 and (copy_paste["mask_fraction"] > 0).all()
+
+    metrics = json.loads((repo / "dvclive/train_labeler/metrics.json").read_text())
+    assert 0 <= metrics["val"]["dice"] <= 1
+    assert (repo / "models/labeler/model.safetensors").is_file()
+
+    pseudo = pd.read_csv(repo / "data/pseudo/manifest.csv")
+    assert pseudo["id"].tolist() == frames["id"].tolist()
+
+    crops = pd.read_csv(repo / "data/prepared/crops.csv")
+    assert not set(crops.loc[crops.split == "train", "frame"]) & set(
+        crops.loc[crops.split == "val", "frame"]
+    )
+    for split in ("train", "val"):
+        n = int((crops.split == split).sum())
+        for size in (16, 32):
+            packed = np.load(repo / f"data/prepared/{split}_{size}.npy", mmap_mode="r")
+            assert packed.shape == (n, size, size, 4) and packed.dtype == np.uint8
+            assert set(np.unique(packed[..., 3])) <= {0, 255}
+    for name in ("demo_field", "copy_paste", "pseudo_label", "prepare"):
+        assert (repo / f"reports/{name}.png").stat().st_size > 1000
+
+
+def test_second_repro_does_nothing_and_status_is_clean(reproduced):
+    assert UP_TO_DATE in _dvc(reproduced, "repro")
+    assert UP_TO_DATE in _dvc(reproduced, "status")
+
+
+@pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data folder {REAL_DATA} absent")
+def test_real_data_path(reproduced):
+    repo = reproduced
+    _run(
+        repo,
+        sys.executable,
+        "-m",
+        "pipeline.arrange",
+        str(REAL_DATA),
+        "data/real",
+        "--annotated",
+        "2",
+        "--finetune",
+        "2",
+        "--test",
+        "2",
+        "--video-photos",
+        "3",
+        "--stills",
+        "2",
+        "--size",
+        "256",
+    )
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["data"]["root"] = "data/real"
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _dvc(repo, "repro", "prepare")
+    frames = pd.read_csv(repo / "data/frames/manifest.csv")
+    assert set(frames["source"]) == {
+        "videos/pan.mp4",
+        *(f"stills/{p.name}" for p in (repo / "data/real/stills").iterdir()),
+    }
+    pseudo = pd.read_csv(repo / "data/pseudo/manifest.csv")
+    assert len(pseudo) == len(frames)
+    assert (repo / "data/prepared/train_16.npy").is_file()
+    assert UP_TO_DATE in _dvc(repo, "status")
