@@ -179,17 +179,17 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     _variant(
         "terraref_1", soil=(176, 164, 146), soil_dark=(120, 110, 98), stones=12, residue=4,
-        leaf=(79, 120, 73), leaf_dry=0.05, leaf_density=140, leaf_width=7.5,
-        head=(126, 166, 84), head_density=25, head_length=0.115, tilt=25, tilt_spread=15,
+        leaf=(70, 104, 66), leaf_dry=0.05, leaf_density=140, leaf_width=7.5,
+        head=(150, 176, 104), head_density=25, head_length=0.115, tilt=25, tilt_spread=15,
         droop=0.05, awn=0.9, rows=0.18, brightness=1.2, contrast=1.0, cast=(1.0, 1.0, 1.0),
         sun=0.9, gradient=0.05, blur=0.3,
     ),
     _variant(
         "nmbu_1", soil=(96, 82, 68), soil_dark=(50, 42, 36), stones=2, residue=2,
-        leaf=(70, 108, 67), leaf_dry=0.0, leaf_density=440, leaf_width=8.5,
-        head=(156, 178, 96), head_density=50, head_length=0.161, head_width=0.22, tilt=55,
-        droop=0.15, awn=0.0, oblique=0.5, contrast=0.9, cast=(0.94, 1.0, 1.06), sun=0.15,
-        gradient=0.2, blur=0.6,
+        leaf=(74, 114, 84), leaf_dry=0.0, leaf_density=360, leaf_width=9.5,
+        head=(176, 184, 118), head_density=45, head_length=0.161, head_width=0.22, tilt=55,
+        droop=0.15, awn=0.0, oblique=0.5, brightness=1.1, contrast=0.9,
+        cast=(0.92, 1.0, 1.1), sun=0.15, gradient=0.2, blur=0.6,
     ),
     _variant(
         "ukyoto_1", soil=(56, 48, 42), soil_dark=(28, 24, 22), stones=2, leaf=(76, 106, 72),
@@ -282,7 +282,7 @@ def _noise(rng: np.random.Generator, height: int, width: int, cell: float) -> np
     cell = max(cell, 1.0)
     grid = rng.random((int(height / cell) + 3, int(width / cell) + 3), dtype=np.float32)
     box = (1.0, 1.0, 1.0 + width / cell, 1.0 + height / cell)
-    img = Image.fromarray(grid, mode="F").resize((width, height), Image.Resampling.BICUBIC, box=box)
+    img = Image.fromarray(grid).resize((width, height), Image.Resampling.BICUBIC, box=box)
     return np.asarray(img)
 
 
@@ -536,10 +536,10 @@ def _finish(
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     g_ang = rng.uniform(0, 2 * np.pi)
     ramp = (xx - width / 2) * np.cos(g_ang) + (yy - height / 2) * np.sin(g_ang)
-    light = 1.0 + d.gradient * ramp / max(height, width)
-    light *= 1.0 + 0.08 * (0.3 + d.sun) * _fractal(rng, height, width, (90 * u, 40 * u))
-    light *= 1.0 + 0.04 * _fractal(rng, height, width, (3 * u, 1.2 * u))
-    img *= (light * d.brightness)[..., None] * np.array(d.cast, np.float32)
+    gain = 1.0 + d.gradient * ramp / max(height, width)  # illumination gradient
+    gain *= 1.0 + 0.08 * (0.3 + d.sun) * _fractal(rng, height, width, (90 * u, 40 * u))  # clouds
+    gain *= 1.0 + 0.04 * _fractal(rng, height, width, (3 * u, 1.2 * u))  # fine surface texture
+    img *= (gain * d.brightness)[..., None] * np.array(d.cast, np.float32)
     img = (img - img.mean()) * d.contrast + img.mean()
     img = np.clip(img, 0, 255).astype(np.uint8)
     if d.blur > 0:

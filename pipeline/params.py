@@ -28,7 +28,7 @@ class DemoFieldParams:
     """Size and amount of the procedural wheat-field world."""
 
     size: int = 256
-    canvas: int = 640
+    canvas: int = 1024
     videos: int = 2
     background_videos: int = 1
     seconds: float = 3.0

@@ -22,21 +22,19 @@ OUT = Path("data/demo")
 GRID = Path("reports/demo_field.png")
 
 
-def pan_frames(canvas: np.ndarray, size: int, count: int, phase: float) -> list[np.ndarray]:
-    """Frames of a camera panning diagonally, with a gentle sway, across a field canvas."""
-    height, width = canvas.shape[:2]
-    frames = []
-    for k in range(count):
-        u = k / max(count - 1, 1)
-        sway = 0.5 + 0.5 * np.sin(2 * np.pi * (u + phase))
-        y = round(u * (height - size))
-        x = round((0.15 + 0.7 * sway) * (width - size))
-        frames.append(canvas[y : y + size, x : x + size])
-    return frames
+def pan_frames(strip: np.ndarray, count: int) -> list[np.ndarray]:
+    """Square frames of a camera moving at constant speed along a field strip."""
+    size, length = strip.shape[:2]
+    xs = np.linspace(0, length - size, count).round().astype(int)
+    return [strip[:, x : x + size] for x in xs]
 
 
 def write_videos(root: Path, p: DemoFieldParams, seed: int, domains: list[Domain]) -> None:
-    """Field videos (with heads) and background-only videos of the home-field domains."""
+    """Field videos (with heads) and background-only videos of the home-field domains.
+
+    The strip's short side is the frame size, so heads in the video frames have the same size in
+    pixels as in the annotated frames (the renderer scales heads with the short side).
+    """
     count = round(p.seconds * p.fps)
     for folder, n, heads in (
         ("videos", p.videos, True),
@@ -44,8 +42,8 @@ def write_videos(root: Path, p: DemoFieldParams, seed: int, domains: list[Domain
     ):
         for i in range(n):
             rng = stage_rng(seed, "demo_field", folder, i)
-            canvas, _ = render_field(rng, domains[i % len(domains)], p.canvas, p.canvas, heads)
-            frames = pan_frames(canvas, p.size, count, phase=rng.random())
+            strip, _ = render_field(rng, domains[i % len(domains)], p.size, p.canvas, heads)
+            frames = pan_frames(strip, count)
             encode_video(root / folder / f"{folder[:-1]}_{i:02d}.mp4", frames, p.fps, p.crf)
 
 
