@@ -19,6 +19,7 @@ from pipeline.errors import DataError
 from pipeline.io import atomic_dir
 from pipeline.metrics import PixelCounts
 from pipeline.params import SegTrainParams
+from pipeline.training import autocast, default_device
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,9 @@ def predict_probs(model: torch.nn.Module, images: np.ndarray, batch_size: int) -
     for start in range(0, n, batch_size):
         x = to_input(images[start : start + batch_size]).to(device)
         x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
-        probs = torch.sigmoid(model(x))[:, 0, :height, :width]
+        with autocast(device):
+            logits = model(x)
+        probs = torch.sigmoid(logits.float())[:, 0, :height, :width]
         out[start : start + batch_size] = probs.float().cpu().numpy()
     return out
 
@@ -155,7 +158,8 @@ def evaluate(
         for start in range(0, len(images), batch_size):
             x = to_input(images[start : start + batch_size]).to(device)
             y = torch.from_numpy(masks[start : start + batch_size, None].astype(np.float32))
-            logits = model(x)
+            with autocast(device):
+                logits = model(x).float()
             losses.append(float(seg_loss(logits, y.to(device))) * len(x))
             counts.add(torch.sigmoid(logits).cpu(), y)
     return sum(losses) / len(images), counts
@@ -171,14 +175,18 @@ def fit(
 ) -> None:
     """Train on random crops of `train` (images uint8 N×H×W×3, masks bool N×H×W) with Dice + BCE.
 
-    Validation uses centre crops of `val`. Logs train/val loss, val Dice and IoU per epoch to
-    the dvclive `live` object.
+    Validation uses centre crops of `val`. Runs on CUDA when present (bf16 autocast). Logs
+    train/val loss, val Dice and IoU per epoch to the dvclive `live` object.
     """
     images, masks = train
     if min(masks.shape[1:]) < p.size:
-        raise DataError(f"training images are {masks.shape[2]}x{masks.shape[1]}, smaller than size")
+        raise DataError(
+            f"training images are {masks.shape[2]}x{masks.shape[1]}, smaller than size {p.size}"
+        )
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    device = default_device()
+    model.to(device)
     optimizer = make_optimizer(model, p)
     if val is not None:
         val = _centre_crop(val[0], p.size), _centre_crop(val[1], p.size)
@@ -190,10 +198,12 @@ def fit(
         for b in tqdm(range(steps), desc=f"epoch {epoch + 1}/{p.epochs}", leave=False):
             idx = np.sort(order[b * p.batch_size : (b + 1) * p.batch_size])
             img, mask = random_crops(rng, images[idx], masks[idx], p.size)
-            x = to_input(img)
-            y = torch.from_numpy(mask[:, None].astype(np.float32))
+            x = to_input(img).to(device)
+            y = torch.from_numpy(mask[:, None].astype(np.float32)).to(device)
             optimizer.zero_grad(set_to_none=True)
-            loss = seg_loss(model(x), y)
+            with autocast(device):
+                logits = model(x)
+            loss = seg_loss(logits.float(), y)
             loss.backward()
             optimizer.step()
             total += loss.item() * len(idx)

@@ -13,6 +13,7 @@ from pipeline.figures import pair_grid
 from pipeline.io import PairWriter, atomic_dir, read_manifest, read_rgb
 from pipeline.params import load_params
 from pipeline.segmentation import load_model, predict_list
+from pipeline.training import default_device
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ def main() -> None:
     p = load_params().pseudo_label
     manifest = read_manifest(FRAMES)
     model, _ = load_model(MODEL)
+    model.to(default_device())
     show = set(np.linspace(0, len(manifest) - 1, min(8, len(manifest))).astype(int).tolist())
     shown = []
     with atomic_dir(OUT) as out:
