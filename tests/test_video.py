@@ -100,3 +100,9 @@ def test_extract_frames_stage_stops_on_a_corrupt_video(tmp_path, smoke_params, w
     assert "Traceback" not in run.stderr
     assert (tmp_path / "data/frames/keep.txt").read_text() == "earlier output"
     assert [p.name for p in (tmp_path / "data").iterdir()] == ["frames"]
+
+
+def test_encoding_is_deterministic(tmp_path):
+    for name in ("a.mp4", "b.mp4"):
+        encode_video(tmp_path / name, _clip(), fps=12)
+    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
