@@ -151,6 +151,64 @@ class PrepareParams:
 
 
 @dataclass(frozen=True)
+class GenParams:
+    """The paired diffusion generator: architecture, optional discriminator, training, selection."""
+
+    arch: Literal["concat", "shared_encoder", "two_encoder"] = "concat"
+    skip: Literal["scaleu", "zeroconv", "concat"] = "scaleu"
+    widths: list[int] = field(default_factory=lambda: [32, 64, 128])
+    layers_per_level: int = 2
+    heads: int = 4
+    time_dim: int = 128
+    discriminator: bool = False
+    disc_widths: list[int] = field(default_factory=lambda: [32, 64, 128])
+    adv_weight: float = 0.25
+    curriculum: bool = False
+    curriculum_sigma: int = 10
+    curriculum_alpha: int = 5
+    curriculum_offset: int = 10
+    priority_until: int = 500
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 2.1e-4
+    flips: bool = True
+    ema_decay: float = 0.999
+    eval_every: int = 10
+    val_timesteps: int = 10
+    jsd_samples: int = 64
+    jsd_sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddim"
+    jsd_steps: int = 25
+    checkpoint_every: int = 5
+    select: Literal["final", "best_val", "min_jsd"] = "min_jsd"
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "layers_per_level", "heads", "time_dim", "epochs", "batch_size")
+        _positive(self, section, "lr", "eval_every", "val_timesteps", "jsd_samples", "jsd_steps")
+        _positive(self, section, "curriculum_sigma", "curriculum_alpha", "checkpoint_every")
+        _non_negative(self, section, "adv_weight", "curriculum_offset", "priority_until")
+        for key in ("widths", "disc_widths"):
+            widths = getattr(self, key)
+            if not widths or min(widths) <= 0:
+                raise ParamsError(f"{section}.{key} must be a non-empty list of positive widths")
+        if any(w % 8 for w in self.widths):
+            raise ParamsError(f"{section}.widths must be multiples of 8 (GroupNorm with 8 groups)")
+        if any(w % self.heads for w in self.widths):
+            raise ParamsError(f"{section}.widths must be divisible by {section}.heads")
+        if not 0 <= self.ema_decay < 1:
+            raise ParamsError(f"{section}.ema_decay must be in [0, 1) (0 turns EMA off)")
+
+
+@dataclass(frozen=True)
+class DistParams:
+    """How many processes the trainers run under torchrun (one per GPU)."""
+
+    nproc: int = 1
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "nproc")
+
+
+@dataclass(frozen=True)
 class Params:
     """The whole params.yaml."""
 
@@ -162,6 +220,8 @@ class Params:
     train_labeler: SegTrainParams = field(default_factory=SegTrainParams)
     pseudo_label: PseudoLabelParams = field(default_factory=PseudoLabelParams)
     prepare: PrepareParams = field(default_factory=PrepareParams)
+    gen: GenParams = field(default_factory=GenParams)
+    dist: DistParams = field(default_factory=DistParams)
 
     def check_across(self) -> None:
         """Checks that span sections (each section checks itself while loading)."""
@@ -172,6 +232,14 @@ class Params:
             )
         if self.copy_paste.size < self.train_labeler.size:
             raise ParamsError("train_labeler.size must not exceed copy_paste.size")
+        if self.copy_paste.size > self.extract_frames.size:
+            raise ParamsError("copy_paste.size must not exceed extract_frames.size")
+        levels = len(self.gen.widths)
+        if self.prepare.gen_size % 2 ** (levels - 1):
+            raise ParamsError(
+                f"prepare.gen_size ({self.prepare.gen_size}) must be divisible by "
+                f"2**(len(gen.widths) - 1) = {2 ** (levels - 1)}"
+            )
 
 
 T = TypeVar("T")

@@ -1,10 +1,25 @@
-"""What the trainers share: device choice and mixed precision (bf16 autocast, TF32 on CUDA)."""
+"""What the trainers share: devices, mixed precision, torchrun/DDP, EMA, resumable checkpoints."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
+import torch.distributed as torch_dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from pipeline.io import atomic_file
+
+log = logging.getLogger(__name__)
 
 
 def default_device() -> torch.device:
@@ -21,3 +36,107 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's place in a torchrun job (rank 0 of 1 without torchrun)."""
+
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def shard(self, n: int) -> slice:
+        """This rank's contiguous share of a global batch of n items (n divisible by world)."""
+        size = n // self.world
+        return slice(self.rank * size, (self.rank + 1) * size)
+
+    def mean(self, value: float) -> float:
+        """The mean of a per-rank scalar over all ranks."""
+        if self.world == 1:
+            return value
+        tensor = torch.tensor([value], dtype=torch.float64, device=self.device)
+        torch_dist.all_reduce(tensor)
+        return float(tensor) / self.world
+
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model in DistributedDataParallel when there is more than one process."""
+        if self.world == 1:
+            return model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch_dist.barrier()
+
+
+def init_dist() -> Dist:
+    """Join the torchrun process group when WORLD_SIZE > 1 (NCCL on CUDA, gloo on the CPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Dist(0, 1, default_device())
+    cuda = torch.cuda.is_available()
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group("nccl" if cuda else "gloo")
+    if cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        default_device()
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    return Dist(torch_dist.get_rank(), torch_dist.get_world_size(), device)
+
+
+def close_dist(dist: Dist) -> None:
+    """Leave the process group joined by init_dist."""
+    if dist.world > 1 and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The plain module inside a DDP wrapper."""
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def make_ema(model: torch.nn.Module, decay: float) -> AveragedModel | None:
+    """An exponential moving average of the model's weights (None when decay is 0)."""
+    if decay <= 0:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short hash of JSON-able parts (params, data shape and checksum) to guard resumption."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def array_checksum(array: np.ndarray) -> str:
+    """A cheap checksum of a (memory-mapped) array: its shape and up to 4096 strided rows' bytes."""
+    flat = array.reshape(len(array), -1)
+    rows = flat[:: max(1, len(flat) // 4096)]
+    digest = hashlib.sha256(str(array.shape).encode())
+    digest.update(np.ascontiguousarray(rows).tobytes())
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write a resumable checkpoint (tensors, numbers, strings) atomically."""
+    with atomic_file(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path, expected_fingerprint: str) -> dict | None:
+    """The checkpoint at `path` if it exists and was made with the same fingerprint, else None."""
+    if not Path(path).is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("fingerprint") != expected_fingerprint:
+        log.info("ignoring checkpoint %s: it was made with other params or data", path)
+        return None
+    return state

@@ -1,0 +1,191 @@
+"""The diffusion process of the paired generator: the paper's schedule (T = 1000, linear β from
+1e-4 to 0.02, ε-prediction) on 4-channel RGB + mask tensors in [-1, 1], the training-time helpers
+(forward noising, loss, batched posterior step, timestep curriculum) and sampling with the
+schedulers of `diffusers`, x0 clipped to [-1, 1] throughout."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from torch import Tensor
+from tqdm import tqdm
+
+T = 1000
+SAMPLERS = ("ddpm", "ddim", "dpmsolver++")
+
+_SCHEDULE = {
+    "num_train_timesteps": T,
+    "beta_start": 1e-4,
+    "beta_end": 0.02,
+    "beta_schedule": "linear",
+    "prediction_type": "epsilon",
+}
+
+
+def make_scheduler(sampler: str, eta: float = 0.0):
+    """A diffusers scheduler with the training schedule and x0 clipped to [-1, 1].
+
+    `eta` is DDIM's noise scale (0 deterministic, 1 DDPM-like) and must be 0 for the other
+    samplers; `sample` passes it to each DDIM step. Unknown samplers or a misplaced eta raise
+    ValueError.
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; expected one of {SAMPLERS}")
+    if sampler == "ddim":
+        if not 0.0 <= eta <= 1.0:
+            raise ValueError(f"ddim eta must lie in [0, 1], got {eta}")
+    elif eta != 0.0:
+        raise ValueError(f"eta applies to the ddim sampler only, got eta={eta} for {sampler!r}")
+    if sampler == "ddpm":
+        return DDPMScheduler(**_SCHEDULE, clip_sample=True, clip_sample_range=1.0)
+    if sampler == "ddim":
+        return DDIMScheduler(**_SCHEDULE, clip_sample=True, clip_sample_range=1.0)
+    # Thresholding with sample_max_value = 1 is plain clamping of x0 to [-1, 1].
+    return DPMSolverMultistepScheduler(
+        **_SCHEDULE,
+        algorithm_type="dpmsolver++",
+        solver_order=2,
+        thresholding=True,
+        sample_max_value=1.0,
+    )
+
+
+class Diffusion:
+    """Forward process and training-time helpers on one schedule (ᾱ of a DDPMScheduler)."""
+
+    def __init__(self, device: torch.device | str | None = None):
+        scheduler = DDPMScheduler(**_SCHEDULE)
+        self.alphas_cumprod: Tensor = scheduler.alphas_cumprod.to(
+            device=device or "cpu", dtype=torch.float32
+        )
+
+    def _at(self, values: Tensor, t: Tensor, like: Tensor) -> Tensor:
+        """values[t] shaped (B, 1, ..., 1) on like's device and dtype, to broadcast over a batch."""
+        picked = values.to(like.device)[t.to(like.device)]
+        return picked.to(like.dtype).view(-1, *([1] * (like.dim() - 1)))
+
+    def q_sample(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
+        """x_t = sqrt(ᾱ_t) x0 + sqrt(1 - ᾱ_t) noise, one t per batch item."""
+        ab = self._at(self.alphas_cumprod, t, x0)
+        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+    @staticmethod
+    def loss(eps_pred: Tensor, noise: Tensor) -> Tensor:
+        """Mean squared error over all image and mask channels."""
+        return F.mse_loss(eps_pred, noise)
+
+    def predict_x0(self, x_t: Tensor, eps: Tensor, t: Tensor, clip: bool = True) -> Tensor:
+        """x0 = (x_t - sqrt(1 - ᾱ_t) eps) / sqrt(ᾱ_t), optionally clamped to [-1, 1]."""
+        ab = self._at(self.alphas_cumprod, t, x_t)
+        x0 = (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+        return x0.clamp(-1, 1) if clip else x0
+
+    def posterior_mean(self, x_t: Tensor, eps: Tensor, t: Tensor) -> Tensor:
+        """Mean of q(x_{t-1} | x_t, x0_hat) per batch item, x0_hat from eps clamped to [-1, 1].
+
+        The same coefficients as DDPMScheduler.step with clip_sample=True and prev_t = t - 1
+        (ᾱ_{-1} = 1), so t = 0 gives x0_hat itself.
+        """
+        x0 = self.predict_x0(x_t, eps, t, clip=True)
+        ab_t = self._at(self.alphas_cumprod, t, x_t)
+        ab_prev_all = torch.cat([self.alphas_cumprod.new_ones(1), self.alphas_cumprod[:-1]])
+        ab_prev = self._at(ab_prev_all, t, x_t)
+        alpha_t = ab_t / ab_prev
+        beta_t = 1 - alpha_t
+        x0_coeff = ab_prev.sqrt() * beta_t / (1 - ab_t)
+        xt_coeff = alpha_t.sqrt() * (1 - ab_prev) / (1 - ab_t)
+        return x0_coeff * x0 + xt_coeff * x_t
+
+
+def t_max(epoch: int, sigma: int, alpha: int, offset: int, T: int = T) -> int:
+    """Curriculum bound on the sampled timesteps: min(T, sigma * floor(epoch / alpha) + offset)."""
+    if alpha < 1:
+        raise ValueError(f"curriculum alpha must be >= 1 epoch, got {alpha}")
+    return min(T, sigma * (epoch // alpha) + offset)
+
+
+def sample_timesteps(
+    generator: torch.Generator,
+    batch: int,
+    t_max: int,
+    priority: bool,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """batch timesteps in [0, t_max): uniform, or with priority P(t) ∝ t + 1 (high t favoured).
+
+    Drawn on the generator's device, then moved to `device`.
+    """
+    if not 1 <= t_max <= T:
+        raise ValueError(f"t_max must lie in [1, {T}], got {t_max}")
+    if priority:
+        weights = torch.arange(1, t_max + 1, dtype=torch.float64, device=generator.device)
+        t = torch.multinomial(weights, batch, replacement=True, generator=generator)
+    else:
+        t = torch.randint(0, t_max, (batch,), generator=generator, device=generator.device)
+    return t.to(device=device or "cpu", dtype=torch.long)
+
+
+def _model_device(model) -> torch.device:
+    """The device of the model's first parameter (the CPU for a parameterless callable)."""
+    try:
+        return next(model.parameters()).device
+    except (AttributeError, StopIteration):
+        return torch.device("cpu")
+
+
+@torch.no_grad()
+def sample(
+    model,
+    shape: tuple[int, ...],
+    sampler: str,
+    steps: int,
+    generator: torch.Generator,
+    eta: float = 0.0,
+    device: torch.device | str | None = None,
+    progress: bool = False,
+) -> Tensor:
+    """Generate x0 in [-1, 1] from pure noise with `steps` steps of a diffusers scheduler.
+
+    `model(x, t)` maps x (B, C, H, W) and t LongTensor (B,) to ε of x's shape; its train/eval
+    mode is left to the caller. The start noise and every stochastic step draw from `generator`
+    on its own device (a CPU generator gives the same start on CPU and GPU).
+    """
+    if not 1 <= steps <= T:
+        raise ValueError(f"steps must lie in [1, {T}], got {steps}")
+    scheduler = make_scheduler(sampler, eta)
+    device = torch.device(device) if device is not None else _model_device(model)
+    scheduler.set_timesteps(steps, device=device)
+    step_kwargs = {"generator": generator, **({"eta": eta} if sampler == "ddim" else {})}
+    x = torch.randn(shape, generator=generator, device=generator.device).to(device)
+    for t in tqdm(scheduler.timesteps.tolist(), desc=sampler, disable=not progress):
+        t_batch = torch.full((shape[0],), t, device=device, dtype=torch.long)
+        eps = model(x, t_batch).to(x.dtype)
+        x = scheduler.step(eps, t, x, **step_kwargs).prev_sample
+    return x.clamp(-1, 1)
+
+
+def to_model_space(batch_uint8_nhwc: np.ndarray | Tensor) -> Tensor:
+    """uint8 N×H×W×4 (RGB + mask 0/255) -> float32 N×4×H×W in [-1, 1], mask exactly ±1.
+
+    Mask values of 128 and above count as foreground.
+    """
+    batch = torch.as_tensor(batch_uint8_nhwc)
+    if batch.dtype != torch.uint8 or batch.dim() != 4 or batch.shape[-1] != 4:
+        raise ValueError(f"expected uint8 N×H×W×4, got {batch.dtype} of shape {tuple(batch.shape)}")
+    rgb = batch[..., :3].float() / 127.5 - 1
+    mask = torch.where(batch[..., 3:] >= 128, 1.0, -1.0)
+    return torch.cat([rgb, mask], dim=-1).permute(0, 3, 1, 2).contiguous()
+
+
+def to_uint8(x: Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Model-space N×4×H×W -> uint8 images N×H×W×3 and bool masks N×H×W (mask channel > 0).
+
+    Images are clipped to [-1, 1] and mapped linearly, without per-image stretching.
+    """
+    x = x.detach().float().cpu()
+    rgb = ((x[:, :3].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    images = rgb.permute(0, 2, 3, 1).numpy()
+    masks = (x[:, 3] > 0).numpy()
+    return images, masks
