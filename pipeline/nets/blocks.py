@@ -142,7 +142,8 @@ class ScaleU(nn.Module):
     """ScaleU skip block (InstanceDiffusion / FreeU): the backbone channels are scaled by
     b = 1 + tanh(β) (β per channel) and the lowest spatial frequencies of each skip i by
     s_i = 1 + tanh(σ_i) (σ_i a scalar), then all are concatenated. β = σ = 0 at start, so the block
-    is then exactly plain concatenation.
+    is then exactly plain concatenation. The low frequencies are the box |k_y|, |k_x| ≤ `radius`
+    (cycles per image) around the zero frequency: FreeU's threshold-1 box {−1, 0}² made symmetric.
     """
 
     def __init__(self, backbone_channels: int, num_skips: int, radius: int = 1):
