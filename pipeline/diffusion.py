@@ -171,6 +171,8 @@ def to_model_space(batch_uint8_nhwc: np.ndarray | Tensor) -> Tensor:
 
     Mask values of 128 and above count as foreground.
     """
+    if isinstance(batch_uint8_nhwc, np.ndarray):
+        batch_uint8_nhwc = np.array(batch_uint8_nhwc)  # a private, writable copy (e.g. of a mmap)
     batch = torch.as_tensor(batch_uint8_nhwc)
     if batch.dtype != torch.uint8 or batch.dim() != 4 or batch.shape[-1] != 4:
         raise ValueError(f"expected uint8 N×H×W×4, got {batch.dtype} of shape {tuple(batch.shape)}")

@@ -46,9 +46,11 @@ from pipeline.training import (
     load_checkpoint,
     make_ema,
     save_checkpoint,
+    trim_live_history,
 )
 
 log = logging.getLogger(__name__)
+
 
 def net_config(p: GenParams) -> PairedUNetConfig:
     """The generator network's config from the gen params."""
@@ -270,6 +272,9 @@ class GeneratorTraining:
             live = Live(
                 str(paths.live), resume=state is not None, dvcyaml=False, save_dvc_exp=False
             )
+            if state is not None:
+                trim_live_history(paths.live, self.epoch)
+                live.step = self.epoch
         reference = self.train[..., :3]
         steps = len(self.train) // p.batch_size
         for epoch in range(self.epoch, p.epochs):

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.distributed as torch_dist
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from pipeline.io import atomic_file
 
@@ -99,16 +100,21 @@ def close_dist(dist: Dist) -> None:
         torch_dist.destroy_process_group()
 
 
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The plain module inside a DDP wrapper."""
-    return model.module if isinstance(model, DistributedDataParallel) else model
-
-
 def make_ema(model: torch.nn.Module, decay: float) -> AveragedModel | None:
-    """An exponential moving average of the model's weights (None when decay is 0)."""
+    """An exponential moving average of the model's weights (None when decay is 0).
+
+    The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates (as diffusers' EMAModel
+    does), so early evaluations are not dominated by the random initial weights.
+    """
     if decay <= 0:
         return None
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+    def average(averaged: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        step = float(n)
+        beta = min(decay, (1 + step) / (10 + step))
+        return averaged + (current - averaged) * (1 - beta)
+
+    return AveragedModel(model, avg_fn=average, use_buffers=True)
 
 
 def fingerprint(*parts: Any) -> str:
@@ -123,6 +129,14 @@ def array_checksum(array: np.ndarray) -> str:
     digest = hashlib.sha256(str(array.shape).encode())
     digest.update(np.ascontiguousarray(rows).tobytes())
     return digest.hexdigest()
+
+
+def trim_live_history(live_dir: Path, step: int) -> None:
+    """Drop dvclive metric rows logged at or after `step`: a resumed run logs those epochs again."""
+    for tsv in (Path(live_dir) / "plots" / "metrics").rglob("*.tsv"):
+        table = pd.read_csv(tsv, sep="\t")
+        if (table["step"] >= step).any():
+            table[table["step"] < step].to_csv(tsv, sep="\t", index=False)
 
 
 def save_checkpoint(path: Path, state: dict) -> None:

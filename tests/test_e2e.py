@@ -100,13 +100,38 @@ def test_repro_writes_every_stage_output(reproduced):
             packed = np.load(repo / f"data/prepared/{split}_{size}.npy", mmap_mode="r")
             assert packed.shape == (n, size, size, 4) and packed.dtype == np.uint8
             assert set(np.unique(packed[..., 3])) <= {0, 255}
-    for name in ("demo_field", "copy_paste", "pseudo_label", "prepare"):
+    for name in ("demo_field", "copy_paste", "pseudo_label", "prepare", "gen_samples"):
         assert (repo / f"reports/{name}.png").stat().st_size > 1000
+
+    gen = json.loads((repo / "dvclive/train_gen/metrics.json").read_text())
+    assert gen["val"]["loss"] > 0 and 0 <= gen["jsd"] <= 1
+    for name in ("final", "best_val", "min_jsd"):
+        assert (repo / f"models/gen/{name}/model.safetensors").is_file()
+    assert (repo / "models/generator/model.safetensors").read_bytes() == (
+        repo / "models/gen/min_jsd/model.safetensors"
+    ).read_bytes()
 
 
 def test_second_repro_does_nothing_and_status_is_clean(reproduced):
     assert UP_TO_DATE in _dvc(reproduced, "repro")
     assert UP_TO_DATE in _dvc(reproduced, "status")
+
+
+@pytest.mark.parametrize("change", ["gen.arch=shared_encoder", "gen.discriminator=true"])
+def test_exp_run_reruns_only_what_the_param_reaches(reproduced, change):
+    out = _dvc(reproduced, "exp", "run", "-S", change)
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"train_gen", "select_gen"}, out
+    assert "gen.arch" in _dvc(reproduced, "exp", "show", "--csv")
+
+
+def test_select_reruns_only_the_selection(reproduced):
+    out = _dvc(reproduced, "exp", "run", "-S", "gen.select=final")
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"select_gen"}, out
+    assert (reproduced / "models/generator/model.safetensors").read_bytes() == (
+        reproduced / "models/gen/final/model.safetensors"
+    ).read_bytes()
 
 
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data folder {REAL_DATA} absent")

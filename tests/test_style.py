@@ -15,6 +15,9 @@ def test_ruff(args):
     ruff = shutil.which("ruff")
     assert ruff, "ruff is in the test extra: pip install -e '.[test]'"
     done = subprocess.run(
-        [ruff, *args, "--no-cache", "pipeline", "tests"], cwd=ROOT, capture_output=True, text=True
+        [ruff, *args, "--no-cache", "pipeline", "tests", "benchmarks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr

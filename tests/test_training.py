@@ -1,0 +1,59 @@
+"""Shared training pieces: EMA with warm-up, checkpoints guarded by a fingerprint, batch shards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.training import (
+    Dist,
+    array_checksum,
+    fingerprint,
+    load_checkpoint,
+    make_ema,
+    save_checkpoint,
+)
+
+
+def test_ema_copies_first_then_warms_up_its_decay():
+    model = torch.nn.Linear(2, 2, bias=False)
+    assert make_ema(model, 0.0) is None
+    ema = make_ema(model, 0.999)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update_parameters(model)
+    torch.testing.assert_close(ema.module.weight, torch.ones(2, 2))
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+    ema.update_parameters(model)  # n = 1: decay min(0.999, 2 / 11)
+    torch.testing.assert_close(ema.module.weight, torch.full((2, 2), 1 + 9 / 11))
+    for _ in range(3000):
+        ema.update_parameters(model)
+    torch.testing.assert_close(ema.module.weight, torch.full((2, 2), 2.0), atol=1e-3, rtol=0)
+
+
+def test_checkpoint_is_resumed_only_with_the_same_fingerprint(tmp_path):
+    path = tmp_path / "state.pt"
+    assert load_checkpoint(path, "abc") is None
+    save_checkpoint(path, {"fingerprint": "abc", "epoch": 3, "w": torch.ones(2)})
+    state = load_checkpoint(path, "abc")
+    assert state["epoch"] == 3 and torch.equal(state["w"], torch.ones(2))
+    assert load_checkpoint(path, "other") is None
+
+
+def test_fingerprint_and_checksum_see_changes():
+    data = np.zeros((10, 4, 4, 4), np.uint8)
+    base = fingerprint({"lr": 1.0}, array_checksum(data))
+    assert base == fingerprint({"lr": 1.0}, array_checksum(data.copy()))
+    assert base != fingerprint({"lr": 2.0}, array_checksum(data))
+    data[9, 0, 0, 0] = 1
+    assert base != fingerprint({"lr": 1.0}, array_checksum(data))
+
+
+@pytest.mark.parametrize("world", [1, 2, 4])
+def test_shards_tile_the_global_batch(world):
+    cpu = torch.device("cpu")
+    slices = [Dist(rank, world, cpu).shard(8) for rank in range(world)]
+    covered = [i for s in slices for i in range(8)[s]]
+    assert covered == list(range(8))
