@@ -169,4 +169,4 @@ def test_real_data_path(reproduced):
     pseudo = pd.read_csv(repo / "data/pseudo/manifest.csv")
     assert len(pseudo) == len(frames)
     assert (repo / "data/prepared/train_16.npy").is_file()
-    assert UP_TO_DATE in _dvc(repo, "status")
+    assert UP_TO_DATE in _dvc(repo, "status", "prepare")

@@ -33,17 +33,18 @@ def main() -> None:
         for name in ("model.safetensors", "config.json"):
             shutil.copyfile(KEPT / p.select / name, out / name)
     log.info("generator: the %s weights of train_gen", p.select)
-    shape = (SHOWN, 4, size, size)
+    train = load_packed(PREPARED / f"train_{size}.npy")
+    shown = min(SHOWN, len(train))
+    shape = (shown, 4, size, size)
     x = sample(model, shape, p.jsd_sampler, p.jsd_steps, torch_generator(params.seed, "show"))
     images, masks = to_uint8(x)
-    train = load_packed(PREPARED / f"train_{size}.npy")
-    picks = np.sort(stage_rng(params.seed, "select_gen").choice(len(train), SHOWN, replace=False))
+    picks = np.sort(stage_rng(params.seed, "select_gen").choice(len(train), shown, replace=False))
     real = train[picks]
     pair_grid(
         GRID,
         [*real[..., :3], *images],
         [*(real[..., 3] > 0), *masks],
-        ["training crop"] * SHOWN + [f"{p.arch} ({p.select})"] * SHOWN,
+        ["training crop"] * shown + [f"{p.arch} ({p.select})"] * shown,
         f"training crops beside generated pairs ({p.jsd_sampler}, {p.jsd_steps} steps)",
     )
 
