@@ -1,10 +1,12 @@
 """Benchmark (not a test): generator training-step time and samples/s per architecture.
 
-    python benchmarks/bench_gen.py              # demo and paper widths, CPU (+ CUDA if present)
+    python benchmarks/bench_gen.py              # demo and paper profiles, CPU (+ CUDA if present)
     python benchmarks/bench_gen.py --profiles paper --devices cuda --batch 64
 
-Each row times `--steps` optimisation steps (after one warm-up step) of the real training step:
-q_sample, forward, ε-MSE over image and mask, backward, Adam; bf16 autocast on CUDA.
+Widths, input size and batch come from params.yaml (demo) and profiles/paper.yaml (paper); on the
+CPU the paper batch is capped at 8. Each row is the median of `--steps` optimisation steps (after
+one warm-up step): q_sample, forward, ε-MSE over image and mask, backward, Adam; bf16 autocast and
+channels_last on CUDA. Run it from the repository root.
 """
 
 from __future__ import annotations
@@ -12,23 +14,25 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import torch
 
 from pipeline.diffusion import Diffusion, T
+from pipeline.gen_training import net_config
 from pipeline.nets.paired_unet import ARCHS, PairedUNetConfig, build_generator, count_parameters
+from pipeline.params import load_params
 from pipeline.training import autocast, default_device
 
-PROFILES = {  # widths, image size, batch on CUDA, batch on the CPU
-    "demo": ((32, 64, 128), 32, 32, 32),
-    "paper": ((32, 64, 128, 256), 128, 64, 8),
-}
+PROFILES = {"demo": Path("params.yaml"), "paper": Path("profiles/paper.yaml")}
+CPU_BATCH_CAP = 8  # the paper's batch of 64 at 128² takes minutes per step on a laptop CPU
 
 
-def time_steps(arch: str, widths, size: int, batch: int, device: torch.device, steps: int):
+def time_steps(config: PairedUNetConfig, size: int, batch: int, device: torch.device, steps: int):
     """Median seconds per training step, and the parameter count."""
     torch.manual_seed(0)
-    model = build_generator(PairedUNetConfig(arch=arch, widths=widths)).to(device)
+    model = build_generator(config).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=2.1e-4)
@@ -71,12 +75,16 @@ def main() -> None:
         if device.type == "cuda":
             default_device()
         for profile in args.profiles:
-            widths, size, cuda_batch, cpu_batch = PROFILES[profile]
-            batch = args.batch or (cuda_batch if device.type == "cuda" else cpu_batch)
+            params = load_params(PROFILES[profile])
+            size, batch = params.prepare.gen_size, params.gen.batch_size
+            if device.type == "cpu" and size > 64:
+                batch = min(batch, CPU_BATCH_CAP)
+            batch = args.batch or batch
             for arch in args.archs:
-                sec, params = time_steps(arch, widths, size, batch, device, args.steps)
+                config = replace(net_config(params.gen), arch=arch)
+                sec, count = time_steps(config, size, batch, device, args.steps)
                 print(
-                    f"| {device_name} | {profile} | {arch} | {params / 1e6:.2f} M | {size}² | "
+                    f"| {device_name} | {profile} | {arch} | {count / 1e6:.2f} M | {size}² | "
                     f"{batch} | {sec:.3f} | {batch / sec:.1f} |",
                     flush=True,
                 )
