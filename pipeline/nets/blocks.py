@@ -8,12 +8,38 @@ float32 because the FFT kernels take no bf16.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 SKIP_KINDS = ("scaleu", "zeroconv", "concat")
+
+
+@dataclass(frozen=True)
+class UNetShape:
+    """Sizes shared by the U-Nets: `widths` gives the channels of each resolution level."""
+
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    layers_per_level: int = 2
+    heads: int = 4
+    time_dim: int = 128
+    groups: int = 8
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", tuple(self.widths))
+        if not self.widths or any(w <= 0 or w % self.groups for w in self.widths):
+            raise ValueError(f"widths {self.widths} must be positive multiples of {self.groups}")
+        if self.widths[-1] % self.heads:
+            raise ValueError(f"last width {self.widths[-1]} must split into {self.heads} heads")
+        if self.layers_per_level < 1 or self.time_dim < 2 or self.time_dim % 2:
+            raise ValueError("layers_per_level must be ≥ 1 and time_dim a positive even number")
+
+    @property
+    def downsampling(self) -> int:
+        """The factor by which the bottleneck is smaller than the input (H, W must divide by it)."""
+        return 2 ** (len(self.widths) - 1)
 
 
 class SinusoidalTimeEmbedding(nn.Module):

@@ -28,6 +28,7 @@ from pipeline.nets.blocks import (
     Downsample,
     ResBlock,
     TimeMLP,
+    UNetShape,
     Upsample,
     make_skip,
 )
@@ -38,34 +39,18 @@ ARCHS = ("concat", "shared_encoder", "two_encoder")
 
 
 @dataclass(frozen=True)
-class PairedUNetConfig:
-    """Architecture of a paired generator; `widths` gives the channels of each resolution level."""
+class PairedUNetConfig(UNetShape):
+    """Architecture of a paired generator: `arch` and `skip` on top of the U-Net sizes."""
 
     arch: str = "concat"
     skip: str = "scaleu"
-    widths: tuple[int, ...] = (32, 64, 128, 256)
-    layers_per_level: int = 2
-    heads: int = 4
-    time_dim: int = 128
-    groups: int = 8
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "widths", tuple(self.widths))
+        super().__post_init__()
         if self.arch not in ARCHS:
             raise ValueError(f"unknown arch {self.arch!r}; expected one of {', '.join(ARCHS)}")
         if self.skip not in SKIP_KINDS:
             raise ValueError(f"unknown skip {self.skip!r}; expected one of {', '.join(SKIP_KINDS)}")
-        if not self.widths or any(w <= 0 or w % self.groups for w in self.widths):
-            raise ValueError(f"widths {self.widths} must be positive multiples of {self.groups}")
-        if self.widths[-1] % self.heads:
-            raise ValueError(f"last width {self.widths[-1]} must split into {self.heads} heads")
-        if self.layers_per_level < 1 or self.time_dim < 2 or self.time_dim % 2:
-            raise ValueError("layers_per_level must be ≥ 1 and time_dim a positive even number")
-
-    @property
-    def downsampling(self) -> int:
-        """The factor by which the bottleneck is smaller than the input (H, W must divide by it)."""
-        return 2 ** (len(self.widths) - 1)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -20,39 +20,31 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pipeline.nets.blocks import Attention, Downsample, ResBlock, TimeMLP, Upsample, make_skip
+from pipeline.nets.blocks import (
+    Attention,
+    Downsample,
+    ResBlock,
+    TimeMLP,
+    UNetShape,
+    Upsample,
+    make_skip,
+)
 from pipeline.nets.paired_unet import make_head
 
 
 @dataclass(frozen=True)
-class SRUNetConfig:
-    """Architecture of the super-resolver; `widths` gives the channels of each resolution level and
-    `channels` those of the pair (image channels, then one mask channel)."""
+class SRUNetConfig(UNetShape):
+    """Architecture of the super-resolver: the U-Net sizes and the pair's `channels` (image
+    channels, then one mask channel)."""
 
-    widths: tuple[int, ...] = (32, 64, 128, 256)
-    layers_per_level: int = 2
-    heads: int = 4
-    time_dim: int = 128
-    groups: int = 8
     channels: int = 4
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "widths", tuple(self.widths))
-        if not self.widths or any(w <= 0 or w % self.groups for w in self.widths):
-            raise ValueError(f"widths {self.widths} must be positive multiples of {self.groups}")
-        if self.widths[-1] % self.heads:
-            raise ValueError(f"last width {self.widths[-1]} must split into {self.heads} heads")
-        if self.layers_per_level < 1 or self.time_dim < 2 or self.time_dim % 2:
-            raise ValueError("layers_per_level must be ≥ 1 and time_dim a positive even number")
+        super().__post_init__()
         if self.channels < 2:
             raise ValueError(
                 f"channels must be ≥ 2 (image channels and a mask), got {self.channels}"
             )
-
-    @property
-    def downsampling(self) -> int:
-        """The factor by which the bottleneck is smaller than the input (H, W must divide by it)."""
-        return 2 ** (len(self.widths) - 1)
 
 
 def degrade(hr: Tensor, factor: int = 2) -> Tensor:
