@@ -269,9 +269,8 @@ class GeneratorTraining:
         dist.barrier()
         live = None
         if dist.main:
-            live = Live(
-                str(paths.live), resume=state is not None, dvcyaml=False, save_dvc_exp=False
-            )
+            resume = {"resume": state is not None, "save_dvc_exp": False}
+            live = Live(str(paths.live), dvcyaml=False, **resume)
             if state is not None:
                 trim_live_history(paths.live, self.epoch)
                 live.step = self.epoch
