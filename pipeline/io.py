@@ -180,12 +180,6 @@ def read_manifest(root: Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def save_packed(path: Path, array: np.ndarray) -> None:
-    """Save a uint8 N×H×W×4 array (RGB + mask) as .npy, atomically."""
-    with atomic_file(path) as tmp:
-        np.save(tmp, np.ascontiguousarray(array, dtype=np.uint8))
-
-
 def load_packed(path: Path) -> np.ndarray:
     """Memory-map a packed N×H×W×4 uint8 array."""
     if not Path(path).is_file():
