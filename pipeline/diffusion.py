@@ -135,22 +135,38 @@ def _model_device(model) -> torch.device:
         return torch.device("cpu")
 
 
+def start_noise(
+    shape: tuple[int, ...], generator: torch.Generator | list[torch.Generator]
+) -> Tensor:
+    """Standard normal noise of `shape` on the generator's device: from one generator, or item by
+    item from a list of one generator per batch item (each item then depends on its own alone)."""
+    if not isinstance(generator, list):
+        return torch.randn(shape, generator=generator, device=generator.device)
+    if len(generator) != shape[0]:
+        raise ValueError(f"{len(generator)} generators for a batch of {shape[0]}")
+    item = (1, *shape[1:])
+    return torch.cat([torch.randn(item, generator=g, device=g.device) for g in generator])
+
+
 @torch.no_grad()
 def sample(
     model,
     shape: tuple[int, ...],
     sampler: str,
     steps: int,
-    generator: torch.Generator,
+    generator: torch.Generator | list[torch.Generator],
     eta: float = 0.0,
     device: torch.device | str | None = None,
     progress: bool = False,
+    cond: Tensor | None = None,
 ) -> Tensor:
     """Generate x0 in [-1, 1] from pure noise with `steps` steps of a diffusers scheduler.
 
-    `model(x, t)` maps x (B, C, H, W) and t LongTensor (B,) to ε of x's shape; its train/eval
-    mode is left to the caller. The start noise and every stochastic step draw from `generator`
-    on its own device (a CPU generator gives the same start on CPU and GPU).
+    `model(x, t)` — or `model(x, t, cond)` when a condition is given — maps x (B, C, H, W) and
+    t LongTensor (B,) to ε of x's shape; its train/eval mode is left to the caller. The start noise
+    and every stochastic step draw from `generator` on its own device (a CPU generator gives the
+    same start on CPU and GPU); with a list of one generator per item, each item's noise comes
+    from its own generator, so an item can be regenerated alone.
     """
     if not 1 <= steps <= T:
         raise ValueError(f"steps must lie in [1, {T}], got {steps}")
@@ -158,10 +174,11 @@ def sample(
     device = torch.device(device) if device is not None else _model_device(model)
     scheduler.set_timesteps(steps, device=device)
     step_kwargs = {"generator": generator, **({"eta": eta} if sampler == "ddim" else {})}
-    x = torch.randn(shape, generator=generator, device=generator.device).to(device)
+    extra = () if cond is None else (cond.to(device),)
+    x = start_noise(shape, generator).to(device)
     for t in tqdm(scheduler.timesteps.tolist(), desc=sampler, disable=not progress):
         t_batch = torch.full((shape[0],), t, device=device, dtype=torch.long)
-        eps = model(x, t_batch).to(x.dtype)
+        eps = model(x, t_batch, *extra).to(x.dtype)
         x = scheduler.step(eps, t, x, **step_kwargs).prev_sample
     return x.clamp(-1, 1)
 

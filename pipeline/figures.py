@@ -44,6 +44,37 @@ def pair_grid(
             axes[0, j].set_title(titles[j], fontsize=7)
     for i, label in enumerate(("image", "mask", "overlay")):
         axes[i, 0].set_ylabel(label)
+    _save(fig, path, suptitle)
+
+
+def sr_grid(
+    path: Path,
+    rows: list[tuple[str, list[np.ndarray]]],
+    titles: list[str] | None = None,
+    suptitle: str = "",
+) -> None:
+    """Write a PNG with one labelled row per entry of `rows` (label, images or masks), columns
+    aligned (DESIGN Fig. 5 style: upsampled low-resolution pair beside the super-resolved one)."""
+    n = len(rows[0][1])
+    fig = Figure(figsize=(1.9 * n, 1.95 * len(rows)))
+    axes = fig.subplots(len(rows), n, squeeze=False)
+    for i, (label, panels) in enumerate(rows):
+        for j, panel in enumerate(panels):
+            ax = axes[i, j]
+            gray = np.asarray(panel).ndim == 2
+            shown = np.asarray(panel) > 0 if gray else panel
+            ax.imshow(shown, cmap="gray" if gray else None, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[i, 0].set_ylabel(label, fontsize=8)
+    if titles:
+        for j, title in enumerate(titles):
+            axes[0, j].set_title(title, fontsize=7)
+    _save(fig, path, suptitle)
+
+
+def _save(fig: Figure, path: Path, suptitle: str) -> None:
+    """Title the figure and write it as PNG atomically."""
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()

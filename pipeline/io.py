@@ -180,6 +180,15 @@ def read_manifest(root: Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def read_dataset(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of a paired dataset folder (same-sized PNGs, in manifest order) as uint8
+    N×H×W×3 images and bool N×H×W masks."""
+    manifest = read_manifest(root)
+    images = np.stack([read_rgb(Path(root) / path) for path in manifest["image"]])
+    masks = np.stack([read_mask(Path(root) / path) for path in manifest["mask"]])
+    return images, masks
+
+
 def load_packed(path: Path) -> np.ndarray:
     """Memory-map a packed N×H×W×4 uint8 array."""
     if not Path(path).is_file():

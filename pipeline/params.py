@@ -186,16 +186,104 @@ class GenParams:
         _positive(self, section, "lr", "eval_every", "val_timesteps", "jsd_samples", "jsd_steps")
         _positive(self, section, "curriculum_sigma", "curriculum_alpha", "checkpoint_every")
         _non_negative(self, section, "adv_weight", "curriculum_offset", "priority_until")
-        for key in ("widths", "disc_widths"):
-            widths = getattr(self, key)
-            if not widths or min(widths) <= 0:
-                raise ParamsError(f"{section}.{key} must be a non-empty list of positive widths")
-        if any(w % 8 for w in self.widths):
-            raise ParamsError(f"{section}.widths must be multiples of 8 (GroupNorm with 8 groups)")
-        if any(w % self.heads for w in self.widths):
-            raise ParamsError(f"{section}.widths must be divisible by {section}.heads")
-        if not 0 <= self.ema_decay < 1:
-            raise ParamsError(f"{section}.ema_decay must be in [0, 1) (0 turns EMA off)")
+        if not self.disc_widths or min(self.disc_widths) <= 0:
+            raise ParamsError(f"{section}.disc_widths must be a non-empty list of positive widths")
+        _check_widths(self, section, self.heads)
+
+
+@dataclass(frozen=True)
+class SRParams:
+    """The diffusion super-resolver: architecture, training, and the sampler generate uses."""
+
+    widths: list[int] = field(default_factory=lambda: [16, 32, 64])
+    layers_per_level: int = 1
+    heads: int = 4
+    time_dim: int = 64
+    epochs: int = 40
+    batch_size: int = 16
+    lr: float = 1.0e-3
+    flips: bool = True
+    ema_decay: float = 0.995
+    eval_every: int = 10
+    val_timesteps: int = 5
+    eval_samples: int = 16
+    eval_sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddim"
+    eval_steps: int = 20
+    checkpoint_every: int = 5
+    select: Literal["final", "best_val"] = "final"
+    sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddim"
+    steps: int = 100
+    eta: float = 0.0
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "layers_per_level", "heads", "time_dim", "epochs", "batch_size")
+        _positive(self, section, "lr", "eval_every", "val_timesteps", "eval_samples", "eval_steps")
+        _positive(self, section, "checkpoint_every", "steps")
+        _check_widths(self, section, self.heads)
+        _check_sampler(self, section)
+
+
+@dataclass(frozen=True)
+class GenerateParams:
+    """Dataset generation: n pairs, generator sampler (then the SR sampler of `sr`)."""
+
+    n: int = 160
+    batch_size: int = 32
+    sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddpm"
+    steps: int = 1000
+    eta: float = 0.0
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "n", "batch_size", "steps")
+        _check_sampler(self, section)
+
+
+@dataclass(frozen=True)
+class FinetuneParams:
+    """Fine-tuning a segmentation model: on the GWHD fine-tune set, and Najafian's self-training
+    rounds on pseudo-labelled frames (steps 2-4) before it."""
+
+    epochs: int = 10
+    rounds: int = 2
+    frame_epochs: int = 2
+    threshold: float = 0.5
+    batch_size: int = 8
+    lr: float = 0.01
+    optimizer: Literal["adam", "sgd"] = "sgd"
+    momentum: float = 0.9
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "epochs", "frame_epochs", "batch_size", "lr")
+        _non_negative(self, section, "rounds")
+        if not 0 < self.threshold < 1:
+            raise ParamsError(f"{section}.threshold must be in (0, 1)")
+        if not 0 <= self.momentum < 1:
+            raise ParamsError(f"{section}.momentum must be in [0, 1)")
+
+    def fit_params(self, size: int, epochs: int) -> SegTrainParams:
+        """The training settings of one fine-tuning pass on `size`-pixel crops."""
+        return SegTrainParams(
+            size=size,
+            epochs=epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            optimizer=self.optimizer,
+            momentum=self.momentum,
+            val_fraction=0.0,
+        )
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    """Scoring every model on the GWHD test crops."""
+
+    threshold: float = 0.5
+    batch_size: int = 16
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "batch_size")
+        if not 0 < self.threshold < 1:
+            raise ParamsError(f"{section}.threshold must be in (0, 1)")
 
 
 @dataclass(frozen=True)
@@ -221,6 +309,11 @@ class Params:
     pseudo_label: PseudoLabelParams = field(default_factory=PseudoLabelParams)
     prepare: PrepareParams = field(default_factory=PrepareParams)
     gen: GenParams = field(default_factory=GenParams)
+    sr: SRParams = field(default_factory=SRParams)
+    generate: GenerateParams = field(default_factory=GenerateParams)
+    train_seg: SegTrainParams = field(default_factory=SegTrainParams)
+    finetune: FinetuneParams = field(default_factory=FinetuneParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     dist: DistParams = field(default_factory=DistParams)
 
     def check_across(self) -> None:
@@ -240,9 +333,47 @@ class Params:
                 f"prepare.gen_size ({self.prepare.gen_size}) must be divisible by "
                 f"2**(len(gen.widths) - 1) = {2 ** (levels - 1)}"
             )
+        if self.train_seg.size > self.prepare.sr_size:
+            raise ParamsError(
+                f"train_seg.size ({self.train_seg.size}) must not exceed prepare.sr_size "
+                f"({self.prepare.sr_size}), the size of the generated pairs"
+            )
+        if self.prepare.sr_size % self.prepare.gen_size:
+            raise ParamsError(
+                f"prepare.sr_size ({self.prepare.sr_size}) must be a multiple of "
+                f"prepare.gen_size ({self.prepare.gen_size})"
+            )
+        levels = len(self.sr.widths)
+        if self.prepare.sr_size % 2 ** (levels - 1):
+            raise ParamsError(
+                f"prepare.sr_size ({self.prepare.sr_size}) must be divisible by "
+                f"2**(len(sr.widths) - 1) = {2 ** (levels - 1)}"
+            )
 
 
 T = TypeVar("T")
+
+
+def _check_widths(obj: Any, section: str, heads: int) -> None:
+    """U-Net widths (GroupNorm(8), attention heads) and the EMA decay of a diffusion section."""
+    if not obj.widths or min(obj.widths) <= 0:
+        raise ParamsError(f"{section}.widths must be a non-empty list of positive widths")
+    if any(w % 8 for w in obj.widths):
+        raise ParamsError(f"{section}.widths must be multiples of 8 (GroupNorm with 8 groups)")
+    if any(w % heads for w in obj.widths):
+        raise ParamsError(f"{section}.widths must be divisible by {section}.heads")
+    if not 0 <= obj.ema_decay < 1:
+        raise ParamsError(f"{section}.ema_decay must be in [0, 1) (0 turns EMA off)")
+
+
+def _check_sampler(obj: Any, section: str) -> None:
+    """steps within the schedule; eta in [0, 1] and only for DDIM."""
+    if obj.steps > 1000:
+        raise ParamsError(f"{section}.steps must be at most 1000 (the training schedule's T)")
+    if not 0 <= obj.eta <= 1:
+        raise ParamsError(f"{section}.eta must be in [0, 1]")
+    if obj.eta and obj.sampler != "ddim":
+        raise ParamsError(f"{section}.eta applies to the ddim sampler only")
 
 
 def _positive(obj: Any, section: str, *names: str) -> None:

@@ -29,15 +29,19 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 @dataclass(frozen=True)
 class SegModelConfig:
-    """What it takes to rebuild a saved segmentation model."""
+    """What it takes to rebuild a saved segmentation model, and the input it was trained on:
+    `size`-pixel crops at `scale` input pixels per frame pixel (the labeler sees frames as they
+    are, 1.0; a model trained on generated pairs sees them at sr_size / crop)."""
 
     encoder: str
     encoder_depth: int
     decoder_channels: list[int]
+    size: int = 128
+    scale: float = 1.0
 
     @classmethod
-    def from_params(cls, p: SegTrainParams) -> SegModelConfig:
-        return cls(p.encoder, p.encoder_depth, list(p.decoder_channels))
+    def from_params(cls, p: SegTrainParams, scale: float = 1.0) -> SegModelConfig:
+        return cls(p.encoder, p.encoder_depth, list(p.decoder_channels), p.size, scale)
 
 
 def build_unet(config: SegModelConfig) -> smp.Unet:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 from tests.conftest import REAL_DATA, ROOT
 
@@ -100,7 +101,15 @@ def test_repro_writes_every_stage_output(reproduced):
             packed = np.load(repo / f"data/prepared/{split}_{size}.npy", mmap_mode="r")
             assert packed.shape == (n, size, size, 4) and packed.dtype == np.uint8
             assert set(np.unique(packed[..., 3])) <= {0, 255}
-    for name in ("demo_field", "copy_paste", "pseudo_label", "prepare", "gen_samples"):
+    for name in (
+        "demo_field",
+        "copy_paste",
+        "pseudo_label",
+        "prepare",
+        "gen_samples",
+        "generated_pairs",
+        "sr_compare",
+    ):
         assert (repo / f"reports/{name}.png").stat().st_size > 1000
 
     gen = json.loads((repo / "dvclive/train_gen/metrics.json").read_text())
@@ -111,24 +120,79 @@ def test_repro_writes_every_stage_output(reproduced):
         repo / "models/gen/min_jsd/model.safetensors"
     ).read_bytes()
 
+    sr = json.loads((repo / "dvclive/train_sr/metrics.json").read_text())
+    assert sr["sr"]["psnr"] > 0 and 0 <= sr["sr"]["mask_dice"] <= 1
+    for name in ("final", "best_val"):
+        assert (repo / f"models/sr/{name}/model.safetensors").is_file()
+
+    generated = pd.read_csv(repo / "data/generated/manifest.csv")
+    assert generated["index"].tolist() == list(range(12))
+    for path in generated["mask"]:
+        mask = np.asarray(Image.open(repo / "data/generated" / path))
+        assert mask.shape == (32, 32) and set(np.unique(mask)) <= {0, 255}
+    coherence = json.loads((repo / "dvclive/coherence/metrics.json").read_text())
+    assert 0 <= coherence["labeler"]["dice"] <= 1
+    assert 0 <= coherence["mask_fraction"]["generated_mean"] <= 1
+    histogram = json.loads((repo / "dvclive/coherence/plots/custom/mask_fraction.json").read_text())
+    assert sum(row["generated"] for row in histogram) == pytest.approx(1)
+
+    for folder in (
+        "synthset",
+        "copy_paste_gwhd",
+        "copy_paste_all",
+        "synthset_gwhd",
+        "synthset_all",
+    ):
+        assert (repo / "models/seg" / folder / "model.safetensors").is_file()
+    table = json.loads((repo / "reports/table1.json").read_text())
+    assert set(table) == {"copy_paste", "synthset"}
+    for row in table.values():
+        assert set(row) == {"synthetic", "gwhd_finetune", "all_finetune"}
+        for cell in row.values():
+            assert set(cell) == {"dice", "iou"}
+            assert all(0 <= v <= 1 for v in cell.values())
+    report = (repo / "reports/report.md").read_text()
+    assert "| Copy-Paste (labeler) |" in report and "SynthSet (concat)" in report
+    per_domain = json.loads(
+        (repo / "dvclive/evaluate_synthset/plots/custom/gwhd_finetune.json").read_text()
+    )
+    assert len(per_domain) == 18 and all(0 <= r["dice"] <= 1 for r in per_domain)
+
 
 def test_second_repro_does_nothing_and_status_is_clean(reproduced):
     assert UP_TO_DATE in _dvc(reproduced, "repro")
     assert UP_TO_DATE in _dvc(reproduced, "status")
 
 
-@pytest.mark.parametrize("change", ["gen.arch=shared_encoder", "gen.discriminator=true"])
-def test_exp_run_reruns_only_what_the_param_reaches(reproduced, change):
-    out = _dvc(reproduced, "exp", "run", "-S", change)
-    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train_gen", "select_gen"}, out
+def test_exp_run_reruns_only_what_the_generator_params_reach(reproduced):
+    out = _dvc(
+        reproduced, "exp", "run", "-S", "gen.arch=shared_encoder", "-S", "gen.discriminator=true"
+    )
+    assert _ran(out) == {"train_gen", "select_gen", *GENERATED_ONWARDS}, out
     assert "gen.arch" in _dvc(reproduced, "exp", "show", "--csv")
+    diff = _dvc(reproduced, "metrics", "diff", "--all")
+    assert "reports/table1.json" in diff and "synthset.all_finetune.dice" in diff, diff
 
 
-def test_select_reruns_only_the_selection(reproduced):
-    out = _dvc(reproduced, "exp", "run", "-S", "gen.select=final")
-    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"select_gen"}, out
+GENERATED_ONWARDS = {
+    "generate",
+    "coherence",
+    "train_seg",
+    "finetune_gwhd@synthset",
+    "finetune_all@synthset",
+    "evaluate@synthset",
+    "report",
+}
+
+
+def _ran(out: str) -> set[str]:
+    return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+
+
+def test_selection_and_sr_sampler_rerun_no_trainer_before_generation(reproduced):
+    out = _dvc(reproduced, "exp", "run", "-S", "gen.select=final", "-S", "sr.steps=2")
+    assert _ran(out) == {"select_gen", *GENERATED_ONWARDS}, out
+    assert set(pd.read_csv(reproduced / "data/generated/manifest.csv")["sr_steps"]) == {2}
     assert (reproduced / "models/generator/model.safetensors").read_bytes() == (
         reproduced / "models/gen/final/model.safetensors"
     ).read_bytes()

@@ -14,7 +14,8 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 from pipeline.diffusion import Diffusion
-from pipeline.gen_training import GeneratorTraining, GenPaths, load_generator, net_config
+from pipeline.diffusion_training import RunPaths
+from pipeline.gen_training import GeneratorTraining, load_generator, net_config
 from pipeline.nets.paired_unet import build_generator
 from pipeline.params import GenParams
 from pipeline.training import Dist, close_dist, init_dist
@@ -43,8 +44,8 @@ def _data(n: int, seed: int = 0) -> np.ndarray:
     return data
 
 
-def _paths(root: Path) -> GenPaths:
-    return GenPaths(root / "models", root / "ckpt", root / "live")
+def _paths(root: Path) -> RunPaths:
+    return RunPaths(root / "models", root / "ckpt", root / "live")
 
 
 def _weights(folder: Path) -> dict[str, torch.Tensor]:

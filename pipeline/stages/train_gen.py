@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.diffusion_training import RunPaths
 from pipeline.errors import run_stage
-from pipeline.gen_training import GeneratorTraining, GenPaths
+from pipeline.gen_training import GeneratorTraining
 from pipeline.io import load_packed
 from pipeline.params import load_params
 from pipeline.training import close_dist, init_dist
 
 PREPARED = Path("data/prepared")
-PATHS = GenPaths(Path("models/gen"), Path("checkpoints/train_gen"), Path("dvclive/train_gen"))
+PATHS = RunPaths(Path("models/gen"), Path("checkpoints/train_gen"), Path("dvclive/train_gen"))
 
 
 def main() -> None:

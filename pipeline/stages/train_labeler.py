@@ -10,7 +10,7 @@ import torch
 from dvclive import Live
 
 from pipeline.errors import run_stage
-from pipeline.io import read_manifest, read_mask, read_rgb
+from pipeline.io import read_dataset
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
 from pipeline.segmentation import SegModelConfig, build_unet, fit, save_model
@@ -22,18 +22,10 @@ OUT = Path("models/labeler")
 LIVE = Path("dvclive/train_labeler")
 
 
-def load_pairs(root: Path) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs of a paired dataset folder as uint8 N×H×W×3 images and bool N×H×W masks."""
-    manifest = read_manifest(root)
-    images = np.stack([read_rgb(root / path) for path in manifest["image"]])
-    masks = np.stack([read_mask(root / path) for path in manifest["mask"]])
-    return images, masks
-
-
 def main() -> None:
     params = load_params()
     p, seed = params.train_labeler, params.seed
-    images, masks = load_pairs(DATA)
+    images, masks = read_dataset(DATA)
     order = stage_rng(seed, "train_labeler", "split").permutation(len(images))
     n_val = round(p.val_fraction * len(images))
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])

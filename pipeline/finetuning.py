@@ -1,0 +1,101 @@
+"""Fine-tuning segmentation models (Table 1, columns 2 and 3): on the GWHD fine-tune set, and
+Najafian et al.'s steps 2-4 — rounds of pseudo-labelling the real extracted frames with the current
+model and training on them — followed by the GWHD fine-tune.
+
+Every image reaches a model at the scale the model was trained on (`SegModelConfig.scale` input
+pixels per frame pixel); GWHD images are first brought to frame scale (shorter side
+`extract_frames.size`), and images that are not square are centre-cropped to their shorter side
+so that a set stacks into one array.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.io import read_manifest, read_rgb
+from pipeline.layout import RawLayout, read_scaled_pair, resize_short_side
+from pipeline.params import FinetuneParams
+from pipeline.segmentation import SegModelConfig, fit, predict_list
+
+log = logging.getLogger(__name__)
+
+
+def centre_square(array: np.ndarray) -> np.ndarray:
+    """The centred square of side min(H, W) of an H×W(×C) array."""
+    h, w = array.shape[:2]
+    side = min(h, w)
+    y, x = (h - side) // 2, (w - side) // 2
+    return np.ascontiguousarray(array[y : y + side, x : x + side])
+
+
+def gwhd_finetune_set(
+    layout: RawLayout, frame_size: int, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """gwhd/finetune pairs at frame scale times `scale`: uint8 N×S×S×3 images, bool masks."""
+    pairs, _ = layout.gwhd("finetune")
+    images, masks = [], []
+    for pair in pairs:
+        image, mask = read_scaled_pair(pair, round(frame_size * scale))
+        images.append(centre_square(image))
+        masks.append(centre_square(mask))
+    return np.stack(images), np.stack(masks)
+
+
+def frame_images(frames: Path, scale: float) -> np.ndarray:
+    """The extracted frames (data/frames) at `scale`, centre-squared: uint8 N×S×S×3."""
+    manifest = read_manifest(frames)
+    images = []
+    for path in manifest["image"]:
+        image = read_rgb(frames / path)
+        images.append(centre_square(resize_short_side(image, round(min(image.shape[:2]) * scale))))
+    return np.stack(images)
+
+
+def pseudo_labels(
+    model: torch.nn.Module, images: np.ndarray, threshold: float, batch_size: int
+) -> np.ndarray:
+    """The model's masks (sigmoid ≥ threshold) for images already at its scale."""
+    probs = predict_list(model, list(images), batch_size)
+    return np.stack(probs) >= threshold
+
+
+def finetune_gwhd(
+    model: torch.nn.Module,
+    config: SegModelConfig,
+    gwhd: tuple[np.ndarray, np.ndarray],
+    p: FinetuneParams,
+    seed: int,
+    live,
+) -> None:
+    """Fine-tune on the GWHD fine-tune set for p.epochs epochs."""
+    fit(model, gwhd, None, p.fit_params(config.size, p.epochs), seed, live)
+
+
+def self_train(
+    model: torch.nn.Module,
+    config: SegModelConfig,
+    frames: np.ndarray,
+    gwhd: tuple[np.ndarray, np.ndarray],
+    p: FinetuneParams,
+    seed: int,
+    live,
+) -> None:
+    """p.rounds rounds of pseudo-labelling `frames` with the current model and training on them
+    for p.frame_epochs epochs (Najafian steps 2-3), then the GWHD fine-tune (step 4)."""
+    for round_ in range(p.rounds):
+        masks = pseudo_labels(model, frames, p.threshold, p.batch_size)
+        log.info("round %d: pseudo-label mask fraction %.3f", round_ + 1, float(masks.mean()))
+        live.log_metric("round/mask_fraction", float(masks.mean()), plot=False)
+        fit(
+            model,
+            (frames, masks),
+            None,
+            p.fit_params(config.size, p.frame_epochs),
+            seed + round_ + 1,
+            live,
+        )
+    finetune_gwhd(model, config, gwhd, p, seed, live)

@@ -1,0 +1,205 @@
+"""Dataset generation (stage generate): pairs from noise with the generator, then the
+super-resolver, each pair seeded on its own, written batch by batch so a killed run resumes.
+
+Pair k draws all its noise from two generators seeded by (seed, "generate", k): one for the
+generator's sampler and one for the super-resolver's, so any pair can be regenerated alone
+(`make_pairs([k], ...)`). Batches are fixed runs of `batch_size` consecutive indices; a batch counts
+as done when its manifest rows are on disk, which are written after its PNGs, and every file is
+written under a temporary name and renamed, so a killed run never leaves a half-written pair that
+a resumed one would keep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from pipeline.diffusion import sample, to_uint8
+from pipeline.io import atomic_dir, atomic_file, write_mask, write_rgb
+from pipeline.seeding import torch_generator
+from pipeline.sr_training import super_resolve
+from pipeline.training import autocast
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    """What the pairs depend on besides the weights: counts, sizes and samplers."""
+
+    seed: int
+    n: int
+    batch_size: int
+    gen_size: int
+    factor: int
+    sampler: str
+    steps: int
+    eta: float
+    sr_sampler: str
+    sr_steps: int
+    sr_eta: float
+
+
+@dataclass
+class Pairs:
+    """A batch of generated pairs: low-resolution (generator) and final (super-resolved)."""
+
+    lowres_images: np.ndarray
+    lowres_masks: np.ndarray
+    images: np.ndarray
+    masks: np.ndarray
+
+
+def pair_generators(seed: int, index: int) -> tuple[torch.Generator, torch.Generator]:
+    """The two noise sources of pair `index`: the generator's sampler and the super-resolver's."""
+    return (
+        torch_generator(seed, "generate", index, "generator"),
+        torch_generator(seed, "generate", index, "sr"),
+    )
+
+
+@torch.no_grad()
+def make_pairs(
+    indices: list[int],
+    generator: torch.nn.Module,
+    sr: torch.nn.Module,
+    spec: GenerationSpec,
+    device: torch.device,
+) -> Pairs:
+    """The pairs of `indices`, generated together; each depends on its own seeds alone."""
+    gens, srs = zip(*(pair_generators(spec.seed, k) for k in indices), strict=True)
+    shape = (len(indices), 4, spec.gen_size, spec.gen_size)
+    with autocast(device):
+        lowres = sample(
+            generator, shape, spec.sampler, spec.steps, list(gens), spec.eta, device=device
+        ).float()
+    final = super_resolve(
+        sr, lowres, spec.factor, spec.sr_sampler, spec.sr_steps, list(srs), spec.sr_eta, device
+    )
+    lowres_images, lowres_masks = to_uint8(lowres)
+    images, masks = to_uint8(final)
+    return Pairs(lowres_images, lowres_masks, images, masks)
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file (the weights a generated set came from)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def pair_id(index: int) -> str:
+    return f"gen_{index:06d}"
+
+
+class Generation:
+    """Writes spec.n pairs into `out` (images/, masks/, lowres/, manifest.csv), resumably: the
+    work lives in `staging` until every batch is done, guarded by a fingerprint of the spec and
+    the weights, and is then moved into place whole."""
+
+    def __init__(
+        self,
+        spec: GenerationSpec,
+        generator: torch.nn.Module,
+        sr: torch.nn.Module,
+        weights: dict[str, Path],
+        device: torch.device,
+    ):
+        self.spec, self.device = spec, device
+        self.generator = generator.to(device).eval()
+        self.sr = sr.to(device).eval()
+        self.digests = {name: file_digest(path) for name, path in weights.items()}
+        self.fingerprint = json.dumps({**asdict(spec), **self.digests}, sort_keys=True)
+
+    def batches(self) -> list[list[int]]:
+        n, size = self.spec.n, self.spec.batch_size
+        return [list(range(start, min(n, start + size))) for start in range(0, n, size)]
+
+    def open_staging(self, staging: Path) -> None:
+        """Keep a staging folder made with the same fingerprint; start afresh otherwise."""
+        stamp = staging / "fingerprint.json"
+        if stamp.is_file() and stamp.read_text() == self.fingerprint:
+            return
+        shutil.rmtree(staging, ignore_errors=True)
+        for sub in ("pairs/images", "pairs/masks", "pairs/lowres/images", "pairs/lowres/masks"):
+            (staging / sub).mkdir(parents=True)
+        (staging / "rows").mkdir()
+        stamp.write_text(self.fingerprint)
+
+    def write_batch(self, staging: Path, number: int, indices: list[int]) -> None:
+        """Generate one batch and write its PNGs, then (last) its manifest rows."""
+        spec, pairs = (
+            self.spec,
+            make_pairs(indices, self.generator, self.sr, self.spec, self.device),
+        )
+        root = staging / "pairs"
+        rows = []
+        for j, k in enumerate(indices):
+            stem = pair_id(k)
+            files = {
+                "image": (write_rgb, pairs.images[j]),
+                "mask": (write_mask, pairs.masks[j]),
+                "lowres_image": (write_rgb, pairs.lowres_images[j]),
+                "lowres_mask": (write_mask, pairs.lowres_masks[j]),
+            }
+            row = {"id": stem}
+            for column, (write, array) in files.items():
+                folder = ("lowres/" if column.startswith("lowres") else "") + (
+                    "images" if column.endswith("image") else "masks"
+                )
+                row[column] = f"{folder}/{stem}.png"
+                with atomic_file(root / row[column]) as tmp:
+                    write(tmp, array)
+            row.update(
+                source="generated",
+                index=k,
+                seed=spec.seed,
+                generator=self.digests["generator"][:16],
+                sr=self.digests["sr"][:16],
+                sampler=spec.sampler,
+                steps=spec.steps,
+                sr_sampler=spec.sr_sampler,
+                sr_steps=spec.sr_steps,
+                mask_fraction=round(float(pairs.masks[j].mean()), 6),
+            )
+            rows.append(row)
+        with atomic_file(staging / "rows" / f"{number:06d}.csv") as tmp:
+            pd.DataFrame(rows).to_csv(tmp, index=False)
+
+    def run(self, out: Path, staging: Path) -> pd.DataFrame:
+        """Generate the missing batches (with a progress bar) and move the set to `out`."""
+        self.open_staging(staging)
+        batches = self.batches()
+        todo = [
+            (b, idx)
+            for b, idx in enumerate(batches)
+            if not (staging / "rows" / f"{b:06d}.csv").is_file()
+        ]
+        done = self.spec.n - sum(len(idx) for _, idx in todo)
+        if done:
+            log.info("resuming generation: %d of %d pairs already made", done, self.spec.n)
+        with tqdm(total=self.spec.n, initial=done, desc="generate", unit="pair") as bar:
+            for number, indices in todo:
+                self.write_batch(staging, number, indices)
+                bar.update(len(indices))
+        manifest = pd.concat(
+            [pd.read_csv(staging / "rows" / f"{b:06d}.csv") for b in range(len(batches))],
+            ignore_index=True,
+        )
+        with atomic_dir(out) as tmp:
+            manifest.to_csv(staging / "pairs" / "manifest.csv", index=False)
+            tmp.rmdir()
+            shutil.move(staging / "pairs", tmp)
+        shutil.rmtree(staging, ignore_errors=True)
+        return manifest

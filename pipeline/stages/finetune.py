@@ -1,0 +1,60 @@
+"""Stages finetune_gwhd and finetune_all (one per Table 1 row, via dvc.yaml `foreach`):
+
+    python -m pipeline.stages.finetune gwhd <row> <base model folder>
+    python -m pipeline.stages.finetune all <row> <base model folder>
+
+`gwhd` fine-tunes the base model on the GWHD fine-tune set; `all` runs Najafian's self-training
+rounds on the pseudo-labelled real frames first. Writes models/seg/<row>_<mode>/ and
+dvclive/finetune_<mode>_<row>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+from dvclive import Live
+
+from pipeline.errors import run_stage
+from pipeline.finetuning import finetune_gwhd, frame_images, gwhd_finetune_set, self_train
+from pipeline.layout import RawLayout
+from pipeline.params import load_params
+from pipeline.segmentation import load_model, save_model
+from pipeline.training import default_device
+
+log = logging.getLogger(__name__)
+
+FRAMES = Path("data/frames")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="fine-tune a segmentation model")
+    parser.add_argument("mode", choices=("gwhd", "all"))
+    parser.add_argument("row")
+    parser.add_argument("base", type=Path)
+    args = parser.parse_args()
+    params = load_params()
+    p, seed = params.finetune, params.seed
+    model, config = load_model(args.base)
+    model.to(default_device())
+    layout = RawLayout(Path(params.data.root))
+    gwhd = gwhd_finetune_set(layout, params.extract_frames.size, config.scale)
+    out = Path("models/seg") / f"{args.row}_{args.mode}"
+    torch.manual_seed(seed)
+    live_dir = Path("dvclive") / f"finetune_{args.mode}_{args.row}"
+    with Live(str(live_dir), dvcyaml=False, save_dvc_exp=False) as live:
+        live.log_params({"base": str(args.base), "gwhd_pairs": len(gwhd[0])})
+        if args.mode == "gwhd":
+            finetune_gwhd(model, config, gwhd, p, seed, live)
+        else:
+            frames = frame_images(FRAMES, config.scale)
+            live.log_params({"frames": len(frames)})
+            self_train(model, config, frames, gwhd, p, seed, live)
+    save_model(model, config, out)
+    log.info("saved %s (from %s)", out, args.base)
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,129 @@
+"""Dataset generation: the manifest, binary masks, per-pair seeds, exact resumption."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pipeline import generation
+from pipeline.diffusion_training import save_net
+from pipeline.generation import Generation, GenerationSpec, make_pairs
+from pipeline.nets.paired_unet import PairedUNetConfig, build_generator
+from pipeline.nets.sr_unet import SRUNetConfig, build_sr
+
+SPEC = GenerationSpec(
+    seed=3,
+    n=7,
+    batch_size=3,
+    gen_size=8,
+    factor=2,
+    sampler="ddpm",
+    steps=4,
+    eta=0.0,
+    sr_sampler="ddim",
+    sr_steps=3,
+    sr_eta=0.0,
+)
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def nets(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("nets")
+    torch.manual_seed(0)
+    gen_config = PairedUNetConfig(widths=(8, 16), layers_per_level=1, heads=2, time_dim=16)
+    sr_config = SRUNetConfig(widths=(8, 16), layers_per_level=1, heads=2, time_dim=16)
+    nets = {"generator": build_generator(gen_config).eval(), "sr": build_sr(sr_config).eval()}
+    for name, config in (("generator", gen_config), ("sr", sr_config)):
+        save_net(nets[name], config, root / name)
+    return {**nets, "weights": {n: root / n / "model.safetensors" for n in ("generator", "sr")}}
+
+
+def _generation(nets: dict, spec: GenerationSpec = SPEC) -> Generation:
+    return Generation(spec, nets["generator"], nets["sr"], nets["weights"], CPU)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_the_manifest_lists_every_pair_and_masks_are_strictly_0_or_255(tmp_path, nets):
+    manifest = _generation(nets).run(tmp_path / "out", tmp_path / "staging")
+    assert list(manifest["index"]) == list(range(SPEC.n))
+    assert manifest["id"].is_unique
+    for row in manifest.itertuples():
+        image = np.asarray(Image.open(tmp_path / "out" / row.image))
+        mask = np.asarray(Image.open(tmp_path / "out" / row.mask))
+        assert image.shape == (16, 16, 3) and mask.shape == (16, 16)
+        assert set(np.unique(mask).tolist()) <= {0, 255}
+        assert row.mask_fraction == pytest.approx((mask > 0).mean(), abs=1e-6)
+        low = np.asarray(Image.open(tmp_path / "out" / row.lowres_mask))
+        assert low.shape == (8, 8) and set(np.unique(low).tolist()) <= {0, 255}
+    assert {"seed", "sampler", "steps", "sr_sampler", "sr_steps", "generator", "sr"} <= set(
+        manifest.columns
+    )
+    assert (tmp_path / "out/manifest.csv").is_file() and not (tmp_path / "staging").exists()
+
+
+def test_a_pair_generated_alone_equals_the_same_pair_in_a_batch(nets):
+    batch = make_pairs([3, 4, 5], nets["generator"], nets["sr"], SPEC, CPU)
+    alone = make_pairs([4], nets["generator"], nets["sr"], SPEC, CPU)
+    other = make_pairs([6], nets["generator"], nets["sr"], SPEC, CPU)
+    for field in ("lowres_images", "images"):
+        diff = np.abs(getattr(batch, field)[1].astype(int) - getattr(alone, field)[0].astype(int))
+        assert diff.max() <= 1
+        assert np.abs(getattr(other, field)[0].astype(int) - getattr(alone, field)[0]).max() > 10
+    np.testing.assert_array_equal(batch.lowres_masks[1], alone.lowres_masks[0])
+
+
+def test_a_resumed_run_writes_exactly_the_files_of_an_uninterrupted_one(
+    tmp_path, nets, monkeypatch
+):
+    _generation(nets).run(tmp_path / "whole", tmp_path / "staging_whole")
+    writes = {"n": 0}
+    original = generation.write_rgb
+
+    def die_in_the_second_batch(path, image):
+        writes["n"] += 1
+        if writes["n"] == 8:  # batch 1 has written some of its PNGs, not its manifest rows
+            raise KeyboardInterrupt
+        original(path, image)
+
+    monkeypatch.setattr(generation, "write_rgb", die_in_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        _generation(nets).run(tmp_path / "cut", tmp_path / "staging")
+    assert not (tmp_path / "cut").exists()
+    assert [p.name for p in (tmp_path / "staging/rows").iterdir()] == ["000000.csv"]
+    leftovers = [p for p in (tmp_path / "staging").rglob(".*") if p.is_file()]
+    assert leftovers == []  # the interrupted PNG was never renamed into place
+    monkeypatch.setattr(generation, "write_rgb", original)
+    made = []
+    real_write_batch = Generation.write_batch
+
+    def count(self, staging, number, indices):
+        made.append(number)
+        return real_write_batch(self, staging, number, indices)
+
+    monkeypatch.setattr(Generation, "write_batch", count)
+    _generation(nets).run(tmp_path / "cut", tmp_path / "staging")
+    assert made == [1, 2]
+    assert _files(tmp_path / "cut") == _files(tmp_path / "whole")
+
+
+def test_staged_pairs_of_other_params_are_discarded(tmp_path, nets, monkeypatch):
+    monkeypatch.setattr(
+        Generation, "write_batch", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt)
+    )
+    with pytest.raises(KeyboardInterrupt):
+        _generation(nets).run(tmp_path / "out", tmp_path / "staging")
+    monkeypatch.undo()
+    (tmp_path / "staging/rows/000000.csv").write_text("id\nstale\n")
+    manifest = _generation(nets, replace(SPEC, steps=5)).run(tmp_path / "out", tmp_path / "staging")
+    assert "stale" not in set(manifest["id"]) and len(manifest) == SPEC.n
