@@ -12,7 +12,6 @@ import torch
 
 from pipeline.errors import DataError
 from pipeline.evaluation import (
-    COLUMNS,
     load_test_crops,
     predict_at_scale,
     quadrants,
@@ -22,7 +21,7 @@ from pipeline.evaluation import (
 from pipeline.io import write_pair
 from pipeline.layout import RawLayout
 from pipeline.params import Params
-from pipeline.report import read_rows, table1_markdown
+from pipeline.report import COLUMNS, read_rows, table1_markdown
 from pipeline.segmentation import SegModelConfig
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 from dvclive import Live
 
 from pipeline.errors import run_stage
-from pipeline.evaluation import COLUMNS, load_test_crops, predict_at_scale, score
+from pipeline.evaluation import load_test_crops, predict_at_scale, score
 from pipeline.layout import RawLayout
 from pipeline.params import load_params
+from pipeline.report import COLUMNS
 from pipeline.segmentation import load_model
 from pipeline.training import default_device
 
