@@ -20,6 +20,7 @@ from pipeline.io import read_manifest, read_rgb
 from pipeline.layout import RawLayout, read_scaled_pair, resize_short_side
 from pipeline.params import FinetuneParams
 from pipeline.segmentation import SegModelConfig, fit, predict_list
+from pipeline.training import Dist
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,10 @@ def finetune_gwhd(
     p: FinetuneParams,
     seed: int,
     live,
+    dist: Dist | None = None,
 ) -> None:
     """Fine-tune on the GWHD fine-tune set for p.epochs epochs."""
-    fit(model, gwhd, None, p.fit_params(config.size, p.epochs), seed, live)
+    fit(model, gwhd, None, p.fit_params(config.size, p.epochs), seed, live, dist)
 
 
 def self_train(
@@ -83,19 +85,15 @@ def self_train(
     p: FinetuneParams,
     seed: int,
     live,
+    dist: Dist | None = None,
 ) -> None:
     """p.rounds rounds of pseudo-labelling `frames` with the current model and training on them
     for p.frame_epochs epochs (Najafian steps 2-3), then the GWHD fine-tune (step 4)."""
     for round_ in range(p.rounds):
         masks = pseudo_labels(model, frames, p.threshold, p.batch_size)
         log.info("round %d: pseudo-label mask fraction %.3f", round_ + 1, float(masks.mean()))
-        live.log_metric("round/mask_fraction", float(masks.mean()), plot=False)
-        fit(
-            model,
-            (frames, masks),
-            None,
-            p.fit_params(config.size, p.frame_epochs),
-            seed + round_ + 1,
-            live,
-        )
-    finetune_gwhd(model, config, gwhd, p, seed, live)
+        if live is not None:
+            live.log_metric("round/mask_fraction", float(masks.mean()), plot=False)
+        fit_p = p.fit_params(config.size, p.frame_epochs)
+        fit(model, (frames, masks), None, fit_p, seed + round_ + 1, live, dist)
+    finetune_gwhd(model, config, gwhd, p, seed, live, dist)

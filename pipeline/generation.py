@@ -100,6 +100,7 @@ def file_digest(path: Path) -> str:
 
 
 def pair_id(index: int) -> str:
+    """The id (file stem) of pair `index`."""
     return f"gen_{index:06d}"
 
 
@@ -120,9 +121,11 @@ class Generation:
         self.generator = generator.to(device).eval()
         self.sr = sr.to(device).eval()
         self.digests = {name: file_digest(path) for name, path in weights.items()}
-        self.fingerprint = json.dumps({**asdict(spec), **self.digests}, sort_keys=True)
+        made_on = {"device": device.type}  # bf16 on CUDA gives other pairs than float32 on a CPU
+        self.fingerprint = json.dumps({**asdict(spec), **self.digests, **made_on}, sort_keys=True)
 
     def batches(self) -> list[list[int]]:
+        """The fixed runs of batch_size consecutive pair indices."""
         n, size = self.spec.n, self.spec.batch_size
         return [list(range(start, min(n, start + size))) for start in range(0, n, size)]
 

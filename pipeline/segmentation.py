@@ -19,7 +19,7 @@ from pipeline.errors import DataError
 from pipeline.io import atomic_dir
 from pipeline.metrics import PixelCounts
 from pipeline.params import SegTrainParams
-from pipeline.training import autocast, default_device
+from pipeline.training import Dist, autocast, default_device
 
 log = logging.getLogger(__name__)
 
@@ -176,55 +176,73 @@ def fit(
     p: SegTrainParams,
     seed: int,
     live,
+    dist: Dist | None = None,
 ) -> None:
     """Train on random crops of `train` (images uint8 N×H×W×3, masks bool N×H×W) with Dice + BCE.
 
     Validation uses centre crops of `val`. Runs on CUDA when present (bf16 autocast). Logs
-    train/val loss, val Dice and IoU per epoch to the dvclive `live` object.
+    train/val loss, val Dice and IoU per epoch to the dvclive `live` object (rank 0's; None on
+    the other ranks). Under torchrun (`dist` of several processes) every rank draws the same
+    global batch and crops and trains on its share through DistributedDataParallel (BatchNorm
+    synchronised on CUDA); the last incomplete batch of an epoch is then dropped.
     """
     images, masks = train
     if min(masks.shape[1:]) < p.size:
         raise DataError(
             f"training images are {masks.shape[2]}x{masks.shape[1]}, smaller than size {p.size}"
         )
+    dist = dist or Dist(0, 1, default_device())
+    if p.batch_size % dist.world:
+        raise DataError(f"batch size {p.batch_size} is not divisible by {dist.world} ranks")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    device = default_device()
+    device = dist.device
+    if dist.world > 1 and device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(device)
+    net = dist.wrap(model, unused=True)
     optimizer = make_optimizer(model, p)
     if val is not None:
         val = _centre_crop(val[0], p.size), _centre_crop(val[1], p.size)
-    steps = math.ceil(len(images) / p.batch_size)
+    steps = (
+        math.ceil(len(images) / p.batch_size) if dist.world == 1 else len(images) // p.batch_size
+    )
     for epoch in range(p.epochs):
         model.train()
         order = rng.permutation(len(images))
         total = 0.0
-        for b in tqdm(range(steps), desc=f"epoch {epoch + 1}/{p.epochs}", leave=False):
+        desc = f"epoch {epoch + 1}/{p.epochs}"
+        for b in tqdm(range(steps), desc=desc, leave=False, disable=not dist.main):
             idx = np.sort(order[b * p.batch_size : (b + 1) * p.batch_size])
             img, mask = random_crops(rng, images[idx], masks[idx], p.size)
-            x = to_input(img).to(device)
-            y = torch.from_numpy(mask[:, None].astype(np.float32)).to(device)
+            share = dist.shard(len(idx))
+            x = to_input(img[share]).to(device)
+            y = torch.from_numpy(mask[share, None].astype(np.float32)).to(device)
             optimizer.zero_grad(set_to_none=True)
             with autocast(device):
-                logits = model(x)
+                logits = net(x)
             loss = seg_loss(logits.float(), y)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(idx)
-        live.log_metric("train/loss", total / len(images))
-        if val is not None:
-            val_loss, counts = evaluate(model, val[0], val[1], p.batch_size)
-            live.log_metric("val/loss", val_loss)
-            live.log_metric("val/dice", counts.dice)
-            live.log_metric("val/iou", counts.iou)
-            log.info(
-                "epoch %d: train %.4f val %.4f dice %.3f",
-                epoch + 1,
-                total / len(images),
-                val_loss,
-                counts.dice,
-            )
-        live.next_step()
+            total += dist.mean(loss.item()) * len(idx)
+        seen = min(len(images), steps * p.batch_size)
+        if dist.main:
+            _log_epoch(model, live, epoch, total / seen, val, p.batch_size)
+        dist.barrier()
+
+
+def _log_epoch(model, live, epoch: int, train_loss: float, val, batch_size: int) -> None:
+    """Log an epoch's training loss and, with validation pairs, their loss, Dice and IoU."""
+    live.log_metric("train/loss", train_loss)
+    if val is not None:
+        val_loss, counts = evaluate(model, val[0], val[1], batch_size)
+        live.log_metric("val/loss", val_loss)
+        live.log_metric("val/dice", counts.dice)
+        live.log_metric("val/iou", counts.iou)
+        log.info(
+            "epoch %d: train %.4f val %.4f dice %.3f", epoch + 1, train_loss, val_loss, counts.dice
+        )
+    live.next_step()
 
 
 def _centre_crop(arr: np.ndarray, size: int) -> np.ndarray:

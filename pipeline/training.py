@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.distributed as torch_dist
+from dvclive import Live
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
 
@@ -64,12 +66,13 @@ class Dist:
         torch_dist.all_reduce(tensor)
         return float(tensor) / self.world
 
-    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
-        """The model in DistributedDataParallel when there is more than one process."""
+    def wrap(self, model: torch.nn.Module, unused: bool = False) -> torch.nn.Module:
+        """The model in DistributedDataParallel when there is more than one process; `unused`
+        for models with parameters outside the forward pass (an smp encoder cut to a depth)."""
         if self.world == 1:
             return model
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids)
+        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=unused)
 
     def barrier(self) -> None:
         if self.world > 1:
@@ -98,6 +101,16 @@ def close_dist(dist: Dist) -> None:
     """Leave the process group joined by init_dist."""
     if dist.world > 1 and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def main_live(folder: Path, dist: Dist) -> Iterator[Live | None]:
+    """A dvclive Live for `folder` on rank 0 (dvcyaml=False), None on the other ranks."""
+    if not dist.main:
+        yield None
+        return
+    with Live(str(folder), dvcyaml=False, save_dvc_exp=False) as live:
+        yield live
 
 
 def make_ema(model: torch.nn.Module, decay: float) -> AveragedModel | None:

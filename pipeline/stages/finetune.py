@@ -3,6 +3,7 @@
     python -m pipeline.stages.finetune gwhd <row> <base model folder>
     python -m pipeline.stages.finetune all <row> <base model folder>
 
+(dvc.yaml runs them under torchrun with dist.nproc processes.)
 `gwhd` fine-tunes the base model on the GWHD fine-tune set; `all` runs Najafian's self-training
 rounds on the pseudo-labelled real frames first. Writes models/seg/<row>_<mode>/ and
 dvclive/finetune_<mode>_<row>/.
@@ -15,14 +16,13 @@ import logging
 from pathlib import Path
 
 import torch
-from dvclive import Live
 
 from pipeline.errors import run_stage
 from pipeline.finetuning import finetune_gwhd, frame_images, gwhd_finetune_set, self_train
 from pipeline.layout import RawLayout
 from pipeline.params import load_params
 from pipeline.segmentation import load_model, save_model
-from pipeline.training import default_device
+from pipeline.training import close_dist, init_dist, main_live
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +38,24 @@ def main() -> None:
     params = load_params()
     p, seed = params.finetune, params.seed
     model, config = load_model(args.base)
-    model.to(default_device())
+    dist = init_dist()
+    model.to(dist.device)
     layout = RawLayout(Path(params.data.root))
     gwhd = gwhd_finetune_set(layout, params.extract_frames.size, config.scale)
     out = Path("models/seg") / f"{args.row}_{args.mode}"
     torch.manual_seed(seed)
-    live_dir = Path("dvclive") / f"finetune_{args.mode}_{args.row}"
-    with Live(str(live_dir), dvcyaml=False, save_dvc_exp=False) as live:
-        live.log_params({"base": str(args.base), "gwhd_pairs": len(gwhd[0])})
-        if args.mode == "gwhd":
-            finetune_gwhd(model, config, gwhd, p, seed, live)
-        else:
-            frames = frame_images(FRAMES, config.scale)
-            live.log_params({"frames": len(frames)})
-            self_train(model, config, frames, gwhd, p, seed, live)
-    save_model(model, config, out)
-    log.info("saved %s (from %s)", out, args.base)
+    try:
+        with main_live(Path("dvclive") / f"finetune_{args.mode}_{args.row}", dist) as live:
+            if args.mode == "gwhd":
+                finetune_gwhd(model, config, gwhd, p, seed, live, dist)
+            else:
+                frames = frame_images(FRAMES, config.scale)
+                self_train(model, config, frames, gwhd, p, seed, live, dist)
+        if dist.main:
+            save_model(model, config, out)
+            log.info("saved %s (from %s)", out, args.base)
+    finally:
+        close_dist(dist)
 
 
 if __name__ == "__main__":

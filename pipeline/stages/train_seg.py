@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from dvclive import Live
 
 from pipeline.errors import run_stage
 from pipeline.io import read_dataset
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
 from pipeline.segmentation import SegModelConfig, build_unet, fit, save_model
+from pipeline.training import close_dist, init_dist, main_live
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,18 @@ def main() -> None:
     torch.manual_seed(seed)
     config = SegModelConfig.from_params(p, scale=params.prepare.sr_size / params.prepare.crop)
     model = build_unet(config)
-    with Live(str(LIVE), dvcyaml=False, save_dvc_exp=False) as live:
-        live.log_params({"encoder": p.encoder, "train_pairs": len(train_idx), "val_pairs": n_val})
-        fit(model, (images[train_idx], masks[train_idx]), val, p, seed, live)
-    save_model(model, config, OUT)
-    log.info("saved the segmentation model trained on generated pairs to %s", OUT)
+    dist = init_dist()
+    try:
+        with main_live(LIVE, dist) as live:
+            if live is not None:
+                info = {"encoder": p.encoder, "train_pairs": len(train_idx), "val_pairs": n_val}
+                live.log_params(info)
+            fit(model, (images[train_idx], masks[train_idx]), val, p, seed, live, dist)
+        if dist.main:
+            save_model(model, config, OUT)
+            log.info("saved the segmentation model trained on generated pairs to %s", OUT)
+    finally:
+        close_dist(dist)
 
 
 if __name__ == "__main__":
