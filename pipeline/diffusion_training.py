@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import shutil
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -72,7 +73,7 @@ class RunPaths:
     live: Path
 
 
-class DiffusionTraining:
+class DiffusionTraining(ABC):
     """One resumable training run of an ε-predicting diffusion network on packed N×H×W×4 crops.
 
     `p` is a params section with the training keys (epochs, batch_size, lr, flips, ema_decay,
@@ -108,13 +109,13 @@ class DiffusionTraining:
             array_checksum(val),
         )
 
+    @abstractmethod
     def net_config(self) -> Any:
         """The network's config dataclass, from the params."""
-        raise NotImplementedError
 
+    @abstractmethod
     def build(self, config: Any) -> torch.nn.Module:
         """The network of `config`."""
-        raise NotImplementedError
 
     def predict(self, model: torch.nn.Module, x_t: torch.Tensor, t: torch.Tensor, x0: torch.Tensor):
         """The network's noise prediction for x_t at t (x0, the clean batch, for conditioning)."""

@@ -106,6 +106,17 @@ def random_crops(
     return out_img, out_mask
 
 
+def split_pairs(
+    images: np.ndarray, masks: np.ndarray, val_fraction: float, rng: np.random.Generator
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
+    """A seeded train/validation split of a paired set (validation None when the share is 0)."""
+    order = rng.permutation(len(images))
+    n_val = round(val_fraction * len(images))
+    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+    val = (images[val_idx], masks[val_idx]) if n_val else None
+    return (images[train_idx], masks[train_idx]), val
+
+
 def make_optimizer(model: torch.nn.Module, p: SegTrainParams) -> torch.optim.Optimizer:
     """Adam or SGD (with momentum) at the params' learning rate."""
     if p.optimizer == "sgd":
