@@ -9,11 +9,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
-from torch import Tensor
+from torch import Tensor, nn
 from tqdm import tqdm
 
 T = 1000
 SAMPLERS = ("ddpm", "ddim", "dpmsolver++")
+PREDICTIONS = ("epsilon", "v")
 
 _SCHEDULE = {
     "num_train_timesteps": T,
@@ -71,10 +72,27 @@ class Diffusion:
         ab = self._at(self.alphas_cumprod, t, x0)
         return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
-    @staticmethod
-    def loss(eps_pred: Tensor, noise: Tensor) -> Tensor:
-        """Mean squared error over all image and mask channels."""
-        return F.mse_loss(eps_pred, noise)
+    def loss(
+        self,
+        eps_pred: Tensor,
+        noise: Tensor,
+        t: Tensor | None = None,
+        prediction: str = "epsilon",
+    ) -> Tensor:
+        """Mean squared error over all image and mask channels, in the network's output space.
+
+        An ε-network is scored on ε. A v-network (`prediction="v"`, see NoiseOutput) is scored on
+        v, whose error is the noise error over √ᾱ_t: each item's noise error is weighted by 1/ᾱ_t
+        (its timesteps `t` are then needed).
+        """
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"unknown prediction {prediction!r}; expected one of {PREDICTIONS}")
+        if prediction == "epsilon":
+            return F.mse_loss(eps_pred, noise)
+        if t is None:
+            raise ValueError("the loss of a v-network needs the timesteps t")
+        weight = 1 / self._at(self.alphas_cumprod, t, eps_pred).float()
+        return (F.mse_loss(eps_pred.float(), noise.float(), reduction="none") * weight).mean()
 
     def predict_x0(self, x_t: Tensor, eps: Tensor, t: Tensor, clip: bool = True) -> Tensor:
         """x0 = (x_t - sqrt(1 - ᾱ_t) eps) / sqrt(ᾱ_t), optionally clamped to [-1, 1]."""
@@ -97,6 +115,34 @@ class Diffusion:
         x0_coeff = ab_prev.sqrt() * beta_t / (1 - ab_t)
         xt_coeff = alpha_t.sqrt() * (1 - ab_prev) / (1 - ab_t)
         return x0_coeff * x0 + xt_coeff * x_t
+
+
+class NoiseOutput(nn.Module):
+    """A network's raw output read as its noise prediction ε for the samplers and losses.
+
+    `epsilon`: the output is ε. `v` (Salimans & Ho 2022): the output is v = √ᾱ_t ε − √(1−ᾱ_t) x0,
+    returned as ε = √ᾱ_t v + √(1−ᾱ_t) x_t in float32. Near t = T an ε-network must get the mean
+    colour of x0 from an ε that differs from x_t by √ᾱ_T ≈ 0.006 of it, while a v-network outputs
+    x0 itself there; every network still hands out ε.
+    """
+
+    def __init__(self, prediction: str):
+        super().__init__()
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"unknown prediction {prediction!r}; expected one of {PREDICTIONS}")
+        self.prediction = prediction
+        ab = DDPMScheduler(**_SCHEDULE).alphas_cumprod.float()
+        self.register_buffer("sqrt_ab", ab.sqrt(), persistent=False)
+        self.register_buffer("sqrt_one_minus_ab", (1 - ab).sqrt(), persistent=False)
+
+    def forward(self, out: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
+        if self.prediction == "epsilon":
+            return out
+        shape = (-1, *([1] * (out.dim() - 1)))
+        return (
+            self.sqrt_ab[t].view(shape) * out.float()
+            + self.sqrt_one_minus_ab[t].view(shape) * x_t.float()
+        )
 
 
 def t_max(epoch: int, sigma: int, alpha: int, offset: int, T: int = T) -> int:

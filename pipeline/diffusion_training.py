@@ -76,9 +76,9 @@ class RunPaths:
 class DiffusionTraining(ABC):
     """One resumable training run of an ε-predicting diffusion network on packed N×H×W×4 crops.
 
-    `p` is a params section with the training keys (epochs, batch_size, lr, flips, ema_decay,
-    eval_every, val_timesteps, checkpoint_every). The run keeps `final` and `best_val` weights and
-    whatever names `kept` adds (staged by `evaluate`).
+    `p` is a params section with the training keys (epochs, batch_size, lr, prediction, flips,
+    ema_decay, eval_every, val_timesteps, checkpoint_every). The run keeps `final` and
+    `best_val` weights and whatever names `kept` adds (staged by `evaluate`).
     """
 
     stage = "train"
@@ -182,7 +182,7 @@ class DiffusionTraining(ABC):
         x0, noise, t, x_t = self.local_batch(epoch, step)
         with autocast(self.device):
             eps = self.predict(self.model, x_t, t, x0).float()
-        loss = self.diffusion.loss(eps, noise)
+        loss = self.diffusion.loss(eps, noise, t, self.p.prediction)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()

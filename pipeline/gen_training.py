@@ -30,6 +30,7 @@ def net_config(p: GenParams) -> PairedUNetConfig:
         layers_per_level=p.layers_per_level,
         heads=p.heads,
         time_dim=p.time_dim,
+        prediction=p.prediction,
     )
 
 
@@ -96,7 +97,8 @@ class GeneratorTraining(DiffusionTraining):
         real = self.diffusion.posterior_mean(x_t, noise, t)
         with autocast(self.device):
             d_loss, g_adv = discriminator_losses(self.disc_model, real, fake, (t - 1).clamp(min=0))
-        loss = self.diffusion.loss(eps, noise) + self.p.adv_weight * g_adv.float()
+        loss = self.diffusion.loss(eps, noise, t, self.p.prediction)
+        loss = loss + self.p.adv_weight * g_adv.float()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.disc_opt.zero_grad(set_to_none=True)

@@ -171,6 +171,7 @@ class GenParams:
     epochs: int = 60
     batch_size: int = 32
     lr: float = 2.1e-4
+    prediction: Literal["epsilon", "v"] = "epsilon"
     flips: bool = True
     ema_decay: float = 0.999
     eval_every: int = 10
@@ -202,6 +203,7 @@ class SRParams:
     epochs: int = 40
     batch_size: int = 16
     lr: float = 1.0e-3
+    prediction: Literal["epsilon", "v"] = "epsilon"
     flips: bool = True
     ema_decay: float = 0.995
     eval_every: int = 10

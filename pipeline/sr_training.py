@@ -33,6 +33,7 @@ def sr_config(p: SRParams) -> SRUNetConfig:
         layers_per_level=p.layers_per_level,
         heads=p.heads,
         time_dim=p.time_dim,
+        prediction=p.prediction,
     )
 
 

@@ -11,6 +11,7 @@ from diffusers import DDPMScheduler
 from pipeline.diffusion import (
     SAMPLERS,
     Diffusion,
+    NoiseOutput,
     T,
     make_scheduler,
     sample,
@@ -65,7 +66,7 @@ def test_q_sample_and_loss():
     eps_pred = torch.zeros(2, 4, 3, 3)
     target = torch.zeros(2, 4, 3, 3)
     target[:, 3] = 2.0  # an error in the mask channel alone counts
-    assert Diffusion.loss(eps_pred, target).item() == pytest.approx(4.0 / 4)
+    assert diffusion.loss(eps_pred, target).item() == pytest.approx(4.0 / 4)
 
 
 def test_posterior_mean_matches_ddpm_step_with_clipping(monkeypatch):
@@ -210,3 +211,26 @@ def test_to_uint8_clips_without_stretching():
     assert images[0, 0, 0, 0] == 255 and images[0, 0, 0, 1] == 0
     assert images[0, 1, 1, 0] == 128  # a mid-grey value is not stretched
     assert masks.sum() == 1 and masks[0, 1, 1]
+
+
+def test_v_output_is_read_as_the_true_noise_and_scored_on_v():
+    diffusion = Diffusion()
+    gen = torch.Generator().manual_seed(1)
+    x0 = torch.rand(4, 4, 3, 3, generator=gen) * 2 - 1
+    noise = torch.randn(4, 4, 3, 3, generator=gen)
+    t = torch.tensor([0, 250, 700, 999])
+    x_t = diffusion.q_sample(x0, noise, t)
+    ab = diffusion.alphas_cumprod[t].view(-1, 1, 1, 1)
+    v = ab.sqrt() * noise - (1 - ab).sqrt() * x0
+    torch.testing.assert_close(NoiseOutput("v")(v, x_t, t), noise, rtol=0, atol=1e-5)
+    torch.testing.assert_close(NoiseOutput("epsilon")(v, x_t, t), v)
+    # a v-network's error is scored on v: its noise error is √ᾱ_t times smaller
+    v_hat = v + 0.1 * torch.randn(v.shape, generator=gen)
+    eps_hat = NoiseOutput("v")(v_hat, x_t, t)
+    expected = ((v_hat - v) ** 2).mean()
+    got = diffusion.loss(eps_hat, noise, t, prediction="v")
+    assert got.item() == pytest.approx(expected.item(), rel=1e-3)
+    with pytest.raises(ValueError, match="timesteps"):
+        diffusion.loss(eps_hat, noise, prediction="v")
+    with pytest.raises(ValueError, match="prediction"):
+        NoiseOutput("x0")

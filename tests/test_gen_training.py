@@ -52,9 +52,10 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_file(folder / "model.safetensors")
 
 
-def test_a_short_run_overfits_one_batch():
+@pytest.mark.parametrize("prediction", ["epsilon", "v"])
+def test_a_short_run_overfits_one_batch(prediction):
     torch.manual_seed(0)
-    model = build_generator(net_config(replace(TINY, widths=[16, 32])))
+    model = build_generator(net_config(replace(TINY, widths=[16, 32], prediction=prediction)))
     diffusion = Diffusion()
     x0 = torch.rand(4, 4, 16, 16) * 2 - 1
     noise = torch.randn_like(x0)
@@ -62,7 +63,8 @@ def test_a_short_run_overfits_one_batch():
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     losses = []
     for _ in range(150):
-        loss = diffusion.loss(model(diffusion.q_sample(x0, noise, t), t), noise)
+        eps = model(diffusion.q_sample(x0, noise, t), t)
+        loss = diffusion.loss(eps, noise, t, prediction)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -70,13 +72,14 @@ def test_a_short_run_overfits_one_batch():
     assert losses[-1] < losses[0] / 10
 
 
-@pytest.mark.parametrize("discriminator", [False, True])
-def test_run_keeps_three_weights_and_logs(tmp_path, discriminator):
-    p = replace(TINY, discriminator=discriminator)
+@pytest.mark.parametrize(("discriminator", "prediction"), [(False, "epsilon"), (True, "v")])
+def test_run_keeps_three_weights_and_logs(tmp_path, discriminator, prediction):
+    p = replace(TINY, discriminator=discriminator, prediction=prediction)
     GeneratorTraining(p, 0, _data(8), _data(4, 1), CPU).run(_paths(tmp_path))
     for name in ("final", "best_val", "min_jsd"):
         model = load_generator(tmp_path / "models" / name)
         assert sum(v.numel() for v in model.state_dict().values()) > 0
+        assert model.config.prediction == prediction
     metrics = (tmp_path / "live/metrics.json").read_text()
     for key in ("train", "val", "jsd", "t_max", "lr"):
         assert f'"{key}"' in metrics

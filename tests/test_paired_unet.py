@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from pipeline.diffusion import Diffusion
 from pipeline.nets.blocks import (
     Attention,
     ConcatSkip,
@@ -197,6 +198,20 @@ def test_every_parameter_gets_a_gradient(arch):
     F.mse_loss(model(x, t), torch.zeros_like(x)).backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert not missing
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_v_network_hands_out_noise(arch):
+    eps_model = tiny(arch)
+    v_model = build_generator(PairedUNetConfig(arch=arch, prediction="v", **TINY)).eval()
+    v_model.load_state_dict(eps_model.state_dict())  # the output type adds no parameters
+    x, t = pair_batch()
+    with torch.no_grad():
+        raw, eps = eps_model(x, t), v_model(x, t)
+    ab = Diffusion().alphas_cumprod[t].view(-1, 1, 1, 1)
+    torch.testing.assert_close(eps, ab.sqrt() * raw + (1 - ab).sqrt() * x)
+    with pytest.raises(ValueError, match="prediction"):
+        PairedUNetConfig(prediction="x0")
 
 
 def test_input_checks():

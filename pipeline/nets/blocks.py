@@ -14,18 +14,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pipeline.diffusion import PREDICTIONS
+
 SKIP_KINDS = ("scaleu", "zeroconv", "concat")
 
 
 @dataclass(frozen=True)
 class UNetShape:
-    """Sizes shared by the U-Nets: `widths` gives the channels of each resolution level."""
+    """Sizes shared by the U-Nets: `widths` gives the channels of each resolution level;
+    `prediction` is what the head outputs (`epsilon` or `v`, see pipeline.diffusion.NoiseOutput)."""
 
     widths: tuple[int, ...] = (32, 64, 128, 256)
     layers_per_level: int = 2
     heads: int = 4
     time_dim: int = 128
     groups: int = 8
+    prediction: str = "epsilon"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(self.widths))
@@ -35,6 +39,8 @@ class UNetShape:
             raise ValueError(f"last width {self.widths[-1]} must split into {self.heads} heads")
         if self.layers_per_level < 1 or self.time_dim < 2 or self.time_dim % 2:
             raise ValueError("layers_per_level must be ≥ 1 and time_dim a positive even number")
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
 
     @property
     def downsampling(self) -> int:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from pipeline.diffusion import NoiseOutput
 from pipeline.nets.blocks import (
     SKIP_KINDS,
     Attention,
@@ -163,6 +164,7 @@ class ConcatUNet(nn.Module):
         self.exit = ResBlock(bottom, bottom, config.time_dim, config.groups)
         self.decoder = make_decoder(config, num_skips=1)
         self.head = make_head(width, IMAGE_CHANNELS + MASK_CHANNELS, config.groups)
+        self.output = NoiseOutput(config.prediction)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         check_input(x, t, self.config)
@@ -171,7 +173,7 @@ class ConcatUNet(nn.Module):
         h = self.exit(self.attention(self.enter(h, temb)), temb)
         for level, skip in zip(self.decoder, reversed(skips), strict=True):
             h = level(h, [skip], temb)
-        return self.head(h)
+        return self.output(self.head(h), x, t)
 
 
 class SharedEncoder(nn.Module):
@@ -273,6 +275,7 @@ class DualBranchUNet(nn.Module):
         self.decoder_mask = make_decoder(config, num_skips=2)
         self.head_image = make_head(width, IMAGE_CHANNELS, config.groups)
         self.head_mask = make_head(width, MASK_CHANNELS, config.groups)
+        self.output = NoiseOutput(config.prediction)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         check_input(x, t, self.config)
@@ -287,7 +290,7 @@ class DualBranchUNet(nn.Module):
                 image_level(image, [image_skip, mask], temb),
                 mask_level(mask, [mask_skip, image], temb),
             )
-        return torch.cat([self.head_image(image), self.head_mask(mask)], dim=1)
+        return self.output(torch.cat([self.head_image(image), self.head_mask(mask)], dim=1), x, t)
 
 
 def build_generator(config: PairedUNetConfig) -> nn.Module:

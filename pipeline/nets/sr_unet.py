@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pipeline.diffusion import NoiseOutput
 from pipeline.nets.blocks import (
     Attention,
     Downsample,
@@ -151,6 +152,7 @@ class SRUNet(nn.Module):
             for j in reversed(range(len(widths)))
         )
         self.head = make_head(widths[0], config.channels, config.groups)
+        self.output = NoiseOutput(config.prediction)
 
     def check_input(self, x: Tensor, t: Tensor, cond: Tensor) -> None:
         """Raise a clear error for a batch the network cannot take."""
@@ -189,7 +191,7 @@ class SRUNet(nn.Module):
             self.decoder, reversed(skips), reversed(conds), strict=True
         ):
             h = level(h, skip, level_cond, temb)
-        return self.head(h)
+        return self.output(self.head(h), x, t)
 
 
 def build_sr(config: SRUNetConfig) -> SRUNet:
