@@ -1,7 +1,8 @@
 """The diffusion process of the paired generator: the paper's schedule (T = 1000, linear β from
-1e-4 to 0.02, ε-prediction) on 4-channel RGB + mask tensors in [-1, 1], the training-time helpers
-(forward noising, loss, batched posterior step, timestep curriculum) and sampling with the
-schedulers of `diffusers`, x0 clipped to [-1, 1] throughout."""
+1e-4 to 0.02) on 4-channel RGB + mask tensors in [-1, 1], networks that output ε (the paper) or v
+and hand out ε either way (`NoiseOutput`), the training-time helpers (forward noising, loss,
+batched posterior step, timestep curriculum) and sampling with the schedulers of `diffusers`, x0
+clipped to [-1, 1] throughout."""
 
 from __future__ import annotations
 
@@ -121,9 +122,9 @@ class NoiseOutput(nn.Module):
     """A network's raw output read as its noise prediction ε for the samplers and losses.
 
     `epsilon`: the output is ε. `v` (Salimans & Ho 2022): the output is v = √ᾱ_t ε − √(1−ᾱ_t) x0,
-    returned as ε = √ᾱ_t v + √(1−ᾱ_t) x_t in float32. Near t = T an ε-network must get the mean
-    colour of x0 from an ε that differs from x_t by √ᾱ_T ≈ 0.006 of it, while a v-network outputs
-    x0 itself there; every network still hands out ε.
+    returned as ε = √ᾱ_t v + √(1−ᾱ_t) x_t in float32. Near t = T the estimate
+    x0 = (x_t − √(1−ᾱ_t) ε) / √ᾱ_t magnifies an ε-network's error up to 160-fold (√ᾱ_T ≈ 0.006),
+    and a short training run samples off colours; a v-network outputs −x0 itself there.
     """
 
     def __init__(self, prediction: str):

@@ -74,7 +74,7 @@ class RunPaths:
 
 
 class DiffusionTraining(ABC):
-    """One resumable training run of an ε-predicting diffusion network on packed N×H×W×4 crops.
+    """One resumable training run of a diffusion network (ε or v output) on packed N×H×W×4 crops.
 
     `p` is a params section with the training keys (epochs, batch_size, lr, prediction, flips,
     ema_decay, eval_every, val_timesteps, checkpoint_every). The run keeps `final` and
