@@ -81,9 +81,11 @@ def test_psnr_of_known_errors():
 
 
 def test_run_keeps_final_and_best_val_and_logs_sr_scores(tmp_path):
-    SRTraining(TINY, 0, _data(8), _data(4, 1), CPU, factor=2).run(_paths(tmp_path))
+    p = replace(TINY, prediction="v")
+    SRTraining(p, 0, _data(8), _data(4, 1), CPU, factor=2).run(_paths(tmp_path))
     for name in ("final", "best_val"):
         model = load_sr(tmp_path / "models" / name)
+        assert model.config.prediction == "v"
         lowres = to_model_space(_data(2))[:, :, :8, :8]
         out = super_resolve(model, lowres, 2, "ddim", 2, torch_generator(0, "t"))
         assert out.shape == (2, 4, 16, 16) and out.abs().max() <= 1
