@@ -65,17 +65,17 @@ def step_seconds(model, shape, device: torch.device, cond: bool, repeats: int = 
 
 def bench(params: Params, device: torch.device, batch: int, max_seconds: float):
     """Rows (sampler, steps, generator s/step, SR s/step, seconds per batch, measured?)."""
-    sizes, sr_p = params.prepare, params.sr
+    sizes, g = params.prepare, params.generate
     torch.manual_seed(0)
     generator = build_generator(net_config(params.gen)).to(device).eval()
-    sr = build_sr(sr_config(sr_p)).to(device).eval()
+    sr = build_sr(sr_config(params.sr)).to(device).eval()
     if device.type == "cuda":
         generator = generator.to(memory_format=torch.channels_last)
         sr = sr.to(memory_format=torch.channels_last)
     gen_step = step_seconds(generator, (batch, 4, sizes.gen_size, sizes.gen_size), device, False)
     sr_step = step_seconds(sr, (batch, 4, sizes.sr_size, sizes.sr_size), device, True)
     for sampler, steps in SAMPLERS:
-        estimate = steps * gen_step + sr_p.steps * sr_step
+        estimate = steps * gen_step + g.sr_steps * sr_step
         measured = estimate <= max_seconds
         seconds = estimate
         if measured:
@@ -88,9 +88,9 @@ def bench(params: Params, device: torch.device, batch: int, max_seconds: float):
                 sampler=sampler,
                 steps=steps,
                 eta=0.0,
-                sr_sampler=sr_p.sampler,
-                sr_steps=sr_p.steps,
-                sr_eta=sr_p.eta,
+                sr_sampler=g.sr_sampler,
+                sr_steps=g.sr_steps,
+                sr_eta=g.sr_eta,
             )
             _sync(device)
             start = time.perf_counter()
@@ -122,7 +122,8 @@ def main() -> None:
         for profile in args.profiles:
             params = load_params(PROFILES[profile])
             sizes = params.prepare
-            batch = params.generate.batch_size
+            g = params.generate
+            batch = g.batch_size
             if device.type == "cpu" and sizes.gen_size > 64:
                 batch = min(batch, CPU_BATCH_CAP)
             batch = args.batch or batch
@@ -133,7 +134,7 @@ def main() -> None:
                 mark = "" if measured else " est."
                 print(
                     f"| {device_name} | {profile} | {sizes.gen_size}²→{sizes.sr_size}² | {batch} "
-                    f"| {sampler} {steps} | {params.sr.sampler} {params.sr.steps} "
+                    f"| {sampler} {steps} | {g.sr_sampler} {g.sr_steps} "
                     f"| {gen_step:.4f} | {sr_step:.4f} | {rate:.3g}{mark} | {hours:.3g} h{mark} |",
                     flush=True,
                 )

@@ -3,10 +3,10 @@
     python benchmarks/sr_samplers.py models/sr/final
     python benchmarks/sr_samplers.py models/sr/final --samplers ddpm:25 ddim:100 dpmsolver++:20
 
-Degrades the first `--n` held-out crops of data/prepared/val_<sr_size>.npy by sr_size / gen_size
-(params.yaml), super-resolves them with each sampler (same seed) and scores the result against the
-original crops, beside bilinear/nearest upsampling. Run it from the repository root after
-`dvc repro train_sr`.
+Degrades the first `--n` held-out crops of data/prepared/val_<size>.npy by the factor the weights
+were trained for (size and factor from their config.json), super-resolves them with each sampler
+(same seed) and scores the result against the original crops, beside bilinear/nearest upsampling.
+Run it from the repository root after `dvc repro train_sr`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 
 from pipeline.diffusion import to_model_space, to_uint8
+from pipeline.diffusion_training import saved_size
 from pipeline.io import load_packed
 from pipeline.metrics import PixelCounts
 from pipeline.nets.sr_unet import degrade, upsample_condition
-from pipeline.params import load_params
 from pipeline.seeding import torch_generator
 from pipeline.sr_training import load_sr, psnr, super_resolve
 
@@ -42,14 +42,13 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=16)
     args = parser.parse_args()
-    sizes = load_params().prepare
-    factor = sizes.sr_size // sizes.gen_size
-    hr = to_model_space(load_packed(Path(f"data/prepared/val_{sizes.sr_size}.npy"))[: args.n])
+    model = load_sr(args.weights)
+    size, factor = saved_size(model, args.weights, "super-resolver"), model.config.factor
+    hr = to_model_space(load_packed(Path(f"data/prepared/val_{size}.npy"))[: args.n])
     lowres = degrade(hr, factor)
     truth_images, truth_masks = to_uint8(hr)
-    model = load_sr(args.weights)
     up_images, up_masks = to_uint8(upsample_condition(lowres, tuple(hr.shape[-2:])))
-    print(f"{len(hr)} held-out {sizes.sr_size}² crops, ×{factor}, weights {args.weights}")
+    print(f"{len(hr)} held-out {size}² crops, ×{factor}, weights {args.weights}")
     print("| method | PSNR (dB) | mask Dice | seconds |")
     print("|---|---|---|---|")
     up_psnr, up_dice = psnr(up_images, truth_images), dice(up_masks, truth_masks)

@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("annotated", "finetune", "test", "video_photos"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.stills is not None and args.stills < 0:
+        parser.error("--stills must not be negative")
 
     def run() -> None:
         counts = arrange(
@@ -94,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             args.video_photos,
             args.size,
             args.seed,
+            args.stills,
         )
         log.info("wrote %s: %s", args.target, counts)
 

@@ -1,24 +1,51 @@
-"""Training crops: split by frame, seeded crop positions, resizing and packing (DESIGN §3)."""
+"""Training crops: split by source segment, seeded crop positions, resizing, packing (DESIGN §3)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 from pipeline.errors import DataError
 
 
-def split_by_frame(
-    ids: list[str], val_fraction: float, rng: np.random.Generator
-) -> tuple[list[str], list[str]]:
-    """Seeded train/val split of frame ids; each split gets at least one frame."""
-    if len(ids) < 2:
-        raise DataError(f"a train/val split needs at least 2 frames, got {len(ids)}")
-    order = rng.permutation(len(ids))
-    n_val = min(max(1, round(val_fraction * len(ids))), len(ids) - 1)
-    val = sorted(ids[i] for i in order[:n_val])
-    train = sorted(ids[i] for i in order[n_val:])
-    return train, val
+def source_segments(frames: pd.DataFrame, segment: int) -> pd.Series:
+    """The split segment of every frame: a source's frames in order of their index, cut into runs
+    of `segment` consecutive frames (`source#k`); a still is a source of one frame."""
+    if segment < 1:
+        raise ValueError(f"segment must be at least 1 frame, got {segment}")
+    order = frames.sort_values(["source", "frame"], kind="stable")
+    run = order.groupby("source", sort=False).cumcount() // segment
+    return (order["source"] + "#" + run.astype(str)).reindex(frames.index)
+
+
+def split_by_source(
+    frames: pd.DataFrame, val_fraction: float, segment: int, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Seeded train/val split of frames (columns id, source, frame) by source segment.
+
+    Consecutive frames of a video are near-duplicates, so whole segments go to one side: segments
+    are drawn in seeded order into val until it holds round(val_fraction · frames) frames (at least
+    one segment; at least one stays in train). Returns id, source, segment and split per frame.
+    """
+    segments = source_segments(frames, segment)
+    sizes = segments.value_counts(sort=False).sort_index()
+    if len(sizes) < 2:
+        raise DataError(
+            f"a train/val split needs at least 2 source segments, got {len(sizes)} "
+            f"({len(frames)} frames in segments of {segment}); lower prepare.segment"
+        )
+    target = max(1, round(val_fraction * len(frames)))
+    val, count = set(), 0
+    for name in sizes.index[rng.permutation(len(sizes))][:-1]:
+        if count >= target:
+            break
+        val.add(name)
+        count += int(sizes[name])
+    split = np.where(segments.isin(val), "val", "train")
+    return pd.DataFrame(
+        {"id": frames["id"], "source": frames["source"], "segment": segments, "split": split}
+    )
 
 
 def crop_positions(

@@ -101,13 +101,15 @@ class Diffusion:
         x0 = (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
         return x0.clamp(-1, 1) if clip else x0
 
-    def posterior_mean(self, x_t: Tensor, eps: Tensor, t: Tensor) -> Tensor:
-        """Mean of q(x_{t-1} | x_t, x0_hat) per batch item, x0_hat from eps clamped to [-1, 1].
+    def posterior_mean(self, x_t: Tensor, eps: Tensor, t: Tensor, clip: bool = True) -> Tensor:
+        """Mean of q(x_{t-1} | x_t, x0_hat) per batch item, x0_hat from eps (clamped to [-1, 1]
+        unless `clip` is False).
 
-        The same coefficients as DDPMScheduler.step with clip_sample=True and prev_t = t - 1
-        (ᾱ_{-1} = 1), so t = 0 gives x0_hat itself.
+        The same coefficients as DDPMScheduler.step (with clip_sample=`clip`) and prev_t = t - 1
+        (ᾱ_{-1} = 1), so t = 0 gives x0_hat itself. Training signals take `clip=False`: where the
+        clamp is active it passes no gradient (at t = 900 most entries of x0_hat lie outside).
         """
-        x0 = self.predict_x0(x_t, eps, t, clip=True)
+        x0 = self.predict_x0(x_t, eps, t, clip=clip)
         ab_t = self._at(self.alphas_cumprod, t, x_t)
         ab_prev_all = torch.cat([self.alphas_cumprod.new_ones(1), self.alphas_cumprod[:-1]])
         ab_prev = self._at(ab_prev_all, t, x_t)

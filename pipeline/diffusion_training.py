@@ -59,9 +59,23 @@ def load_net(folder: Path, make: Callable[[dict], torch.nn.Module], what: str) -
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         raise DataError(f"no saved {what} (config.json + model.safetensors) in {folder}")
     config = json.loads((folder / "config.json").read_text())
-    model = make({k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+    try:
+        model = make({k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{folder / 'config.json'} does not describe a {what}: {err}") from None
     model.load_state_dict(load_file(folder / "model.safetensors"))
     return model.eval()
+
+
+def saved_size(model: torch.nn.Module, folder: Path, what: str) -> int:
+    """The side of the pairs the loaded weights in `folder` were trained on (their config)."""
+    size = model.config.sample_size
+    if size is None:
+        raise DataError(
+            f"{Path(folder) / 'config.json'} records no sample_size; re-train the {what} "
+            "with this version of the pipeline"
+        )
+    return size
 
 
 @dataclass(frozen=True)
@@ -83,7 +97,6 @@ class DiffusionTraining(ABC):
 
     stage = "train"
     kept: tuple[str, ...] = ("best_val",)
-    unhashed: tuple[str, ...] = ("epochs",)
 
     def __init__(self, p: Any, seed: int, train: np.ndarray, val: np.ndarray, dist: Dist):
         if len(train) < p.batch_size:
@@ -102,7 +115,7 @@ class DiffusionTraining(ABC):
         self.epoch = 0
         self.best_val = math.inf
         self.fingerprint = fingerprint(
-            {k: v for k, v in asdict(p).items() if k not in self.unhashed},
+            {k: v for k, v in asdict(p).items() if k != "epochs"},
             seed,
             dist.world,
             array_checksum(train),

@@ -21,8 +21,8 @@ from pipeline.seeding import torch_generator
 from pipeline.training import Dist, autocast
 
 
-def net_config(p: GenParams) -> PairedUNetConfig:
-    """The generator network's config from the gen params."""
+def net_config(p: GenParams, sample_size: int | None = None) -> PairedUNetConfig:
+    """The generator network's config from the gen params, for pairs of `sample_size` pixels."""
     return PairedUNetConfig(
         arch=p.arch,
         skip=p.skip,
@@ -31,6 +31,7 @@ def net_config(p: GenParams) -> PairedUNetConfig:
         heads=p.heads,
         time_dim=p.time_dim,
         prediction=p.prediction,
+        sample_size=sample_size,
     )
 
 
@@ -44,7 +45,6 @@ class GeneratorTraining(DiffusionTraining):
 
     stage = "train_gen"
     kept = ("best_val", "min_jsd")
-    unhashed = ("epochs", "select")
 
     def __init__(self, p: GenParams, seed: int, train: np.ndarray, val: np.ndarray, dist: Dist):
         super().__init__(p, seed, train, val, dist)
@@ -57,7 +57,7 @@ class GeneratorTraining(DiffusionTraining):
             self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=p.lr)
 
     def net_config(self) -> PairedUNetConfig:
-        return net_config(self.p)
+        return net_config(self.p, self.train.shape[1])
 
     def build(self, config: PairedUNetConfig) -> torch.nn.Module:
         return build_generator(config)
@@ -80,11 +80,22 @@ class GeneratorTraining(DiffusionTraining):
         """The largest timestep trained in `epoch` (T without the curriculum)."""
         p = self.p
         top = t_max(epoch, p.curriculum_sigma, p.curriculum_alpha, p.curriculum_offset, T)
-        return top if p.curriculum else T
+        return top if p.uses_curriculum else T
 
     def timesteps(self, generator: torch.Generator, epoch: int, batch: int) -> torch.Tensor:
-        priority = self.p.curriculum and epoch < self.p.priority_until
+        priority = self.p.uses_curriculum and epoch < self.p.priority_until
         return sample_timesteps(generator, batch, self.t_max(epoch), priority)
+
+    def adversarial_losses(
+        self, x_t: torch.Tensor, eps: torch.Tensor, noise: torch.Tensor, t: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(D's loss, G's adversarial loss) on the t-1 posterior means from the predicted ("fake")
+        and the true ("real") noise. Unclipped: where a clamp of x0_hat is active, the generator
+        would get no adversarial gradient (most entries at large t); sampling still clips."""
+        fake = self.diffusion.posterior_mean(x_t, eps, t, clip=False)
+        real = self.diffusion.posterior_mean(x_t, noise, t, clip=False)
+        with autocast(self.device):
+            return discriminator_losses(self.disc_model, real, fake, (t - 1).clamp(min=0))
 
     def train_step(self, epoch: int, step: int) -> float:
         """One step; with the discriminator, G's loss adds its adversarial term and D steps too."""
@@ -93,10 +104,7 @@ class GeneratorTraining(DiffusionTraining):
         x0, noise, t, x_t = self.local_batch(epoch, step)
         with autocast(self.device):
             eps = self.model(x_t, t).float()
-        fake = self.diffusion.posterior_mean(x_t, eps, t)
-        real = self.diffusion.posterior_mean(x_t, noise, t)
-        with autocast(self.device):
-            d_loss, g_adv = discriminator_losses(self.disc_model, real, fake, (t - 1).clamp(min=0))
+        d_loss, g_adv = self.adversarial_losses(x_t, eps, noise, t)
         loss = self.diffusion.loss(eps, noise, t, self.p.prediction)
         loss = loss + self.p.adv_weight * g_adv.float()
         self.opt.zero_grad(set_to_none=True)

@@ -24,6 +24,8 @@ import torch
 from tqdm import tqdm
 
 from pipeline.diffusion import sample, to_uint8
+from pipeline.diffusion_training import saved_size
+from pipeline.errors import DataError
 from pipeline.io import atomic_dir, atomic_file, write_mask, write_rgb
 from pipeline.seeding import torch_generator
 from pipeline.sr_training import super_resolve
@@ -57,6 +59,23 @@ class Pairs:
     lowres_masks: np.ndarray
     images: np.ndarray
     masks: np.ndarray
+
+
+def chained_sizes(
+    generator: torch.nn.Module, sr: torch.nn.Module, generator_dir: Path, sr_dir: Path
+) -> tuple[int, int]:
+    """(generator size, SR factor) read from the two loaded weights' configs; the super-resolver
+    must have been trained to enlarge pairs of the generator's size."""
+    size = saved_size(generator, generator_dir, "generator")
+    sr_size = saved_size(sr, sr_dir, "super-resolver")
+    factor = sr.config.factor
+    if sr.config.input_size != size:
+        raise DataError(
+            f"{Path(sr_dir) / 'config.json'}: the super-resolver enlarges {sr.config.input_size}px "
+            f"pairs ×{factor} to {sr_size}px, but the generator in {generator_dir} makes {size}px "
+            "pairs; train both on the same prepared crops"
+        )
+    return size, factor
 
 
 def pair_generators(seed: int, index: int) -> tuple[torch.Generator, torch.Generator]:

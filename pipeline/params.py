@@ -134,16 +134,18 @@ class PseudoLabelParams:
 
 @dataclass(frozen=True)
 class PrepareParams:
-    """Random crops of the pseudo-labelled frames, resized to the generator and SR sizes."""
+    """Random crops of the pseudo-labelled frames, resized to the generator and SR sizes; the
+    train/val split takes whole runs of `segment` consecutive frames of a video (stills alone)."""
 
     crop: int = 128
     crops_per_frame: int = 8
     gen_size: int = 32
     sr_size: int = 64
     val_fraction: float = 0.2
+    segment: int = 8
 
     def check(self, section: str) -> None:
-        _positive(self, section, "crop", "crops_per_frame", "gen_size", "sr_size")
+        _positive(self, section, "crop", "crops_per_frame", "gen_size", "sr_size", "segment")
         if self.sr_size < self.gen_size:
             raise ParamsError(f"{section}.sr_size must be at least {section}.gen_size")
         if not 0 < self.val_fraction < 1:
@@ -152,7 +154,7 @@ class PrepareParams:
 
 @dataclass(frozen=True)
 class GenParams:
-    """The paired diffusion generator: architecture, optional discriminator, training, selection."""
+    """The paired diffusion generator: architecture, optional discriminator, training."""
 
     arch: Literal["concat", "shared_encoder", "two_encoder"] = "concat"
     skip: Literal["scaleu", "zeroconv", "concat"] = "scaleu"
@@ -163,7 +165,7 @@ class GenParams:
     discriminator: bool = False
     disc_widths: list[int] = field(default_factory=lambda: [32, 64, 128])
     adv_weight: float = 0.25
-    curriculum: bool = False
+    curriculum: bool | Literal["auto"] = "auto"
     curriculum_sigma: int = 10
     curriculum_alpha: int = 5
     curriculum_offset: int = 10
@@ -180,21 +182,27 @@ class GenParams:
     jsd_sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddim"
     jsd_steps: int = 25
     checkpoint_every: int = 5
-    select: Literal["final", "best_val", "min_jsd"] = "min_jsd"
 
     def check(self, section: str) -> None:
         _positive(self, section, "layers_per_level", "heads", "time_dim", "epochs", "batch_size")
         _positive(self, section, "lr", "eval_every", "val_timesteps", "jsd_samples", "jsd_steps")
-        _positive(self, section, "curriculum_sigma", "curriculum_alpha", "checkpoint_every")
-        _non_negative(self, section, "adv_weight", "curriculum_offset", "priority_until")
+        _positive(self, section, "curriculum_sigma", "curriculum_alpha", "curriculum_offset")
+        _positive(self, section, "checkpoint_every")
+        _non_negative(self, section, "adv_weight", "priority_until")
         if not self.disc_widths or min(self.disc_widths) <= 0:
             raise ParamsError(f"{section}.disc_widths must be a non-empty list of positive widths")
         _check_widths(self, section, self.heads)
 
+    @property
+    def uses_curriculum(self) -> bool:
+        """Whether the t_max curriculum runs: `auto` follows the discriminator (paper Fig. 7: a
+        discriminator without it fails); true or false force it either way."""
+        return self.discriminator if self.curriculum == "auto" else self.curriculum
+
 
 @dataclass(frozen=True)
 class SRParams:
-    """The diffusion super-resolver: architecture, training, and the sampler generate uses."""
+    """The diffusion super-resolver: architecture and training."""
 
     widths: list[int] = field(default_factory=lambda: [16, 32, 64])
     layers_per_level: int = 1
@@ -212,32 +220,45 @@ class SRParams:
     eval_sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddim"
     eval_steps: int = 20
     checkpoint_every: int = 5
-    select: Literal["final", "best_val"] = "final"
-    sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddim"
-    steps: int = 100
-    eta: float = 0.0
 
     def check(self, section: str) -> None:
         _positive(self, section, "layers_per_level", "heads", "time_dim", "epochs", "batch_size")
         _positive(self, section, "lr", "eval_every", "val_timesteps", "eval_samples", "eval_steps")
-        _positive(self, section, "checkpoint_every", "steps")
+        _positive(self, section, "checkpoint_every")
         _check_widths(self, section, self.heads)
-        _check_sampler(self, section)
+
+
+@dataclass(frozen=True)
+class SelectGenParams:
+    """Which kept generator weights go downstream, and the sampler of their sample figure."""
+
+    weights: Literal["final", "best_val", "min_jsd"] = "min_jsd"
+    sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddim"
+    steps: int = 25
+
+    def check(self, section: str) -> None:
+        _check_sampler(section, self.sampler, self.steps, 0.0)
 
 
 @dataclass(frozen=True)
 class GenerateParams:
-    """Dataset generation: n pairs, generator sampler (then the SR sampler of `sr`)."""
+    """Dataset generation: n pairs, the generator's sampler, then the super-resolver's (of the
+    kept SR weights `sr_weights`)."""
 
     n: int = 160
     batch_size: int = 32
     sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddpm"
     steps: int = 1000
     eta: float = 0.0
+    sr_weights: Literal["final", "best_val"] = "final"
+    sr_sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddim"
+    sr_steps: int = 100
+    sr_eta: float = 0.0
 
     def check(self, section: str) -> None:
-        _positive(self, section, "n", "batch_size", "steps")
-        _check_sampler(self, section)
+        _positive(self, section, "n", "batch_size")
+        _check_sampler(section, self.sampler, self.steps, self.eta)
+        _check_sampler(section, self.sr_sampler, self.sr_steps, self.sr_eta, prefix="sr_")
 
 
 @dataclass(frozen=True)
@@ -311,6 +332,7 @@ class Params:
     pseudo_label: PseudoLabelParams = field(default_factory=PseudoLabelParams)
     prepare: PrepareParams = field(default_factory=PrepareParams)
     gen: GenParams = field(default_factory=GenParams)
+    select_gen: SelectGenParams = field(default_factory=SelectGenParams)
     sr: SRParams = field(default_factory=SRParams)
     generate: GenerateParams = field(default_factory=GenerateParams)
     train_seg: SegTrainParams = field(default_factory=SegTrainParams)
@@ -368,14 +390,17 @@ def _check_widths(obj: Any, section: str, heads: int) -> None:
         raise ParamsError(f"{section}.ema_decay must be in [0, 1) (0 turns EMA off)")
 
 
-def _check_sampler(obj: Any, section: str) -> None:
-    """steps within the schedule; eta in [0, 1] and only for DDIM."""
-    if obj.steps > 1000:
-        raise ParamsError(f"{section}.steps must be at most 1000 (the training schedule's T)")
-    if not 0 <= obj.eta <= 1:
-        raise ParamsError(f"{section}.eta must be in [0, 1]")
-    if obj.eta and obj.sampler != "ddim":
-        raise ParamsError(f"{section}.eta applies to the ddim sampler only")
+def _check_sampler(section: str, sampler: str, steps: int, eta: float, prefix: str = "") -> None:
+    """steps within the schedule; eta in [0, 1] and only for DDIM (keys `<prefix>steps`, ...)."""
+    key = f"{section}.{prefix}"
+    if not 1 <= steps <= 1000:
+        raise ParamsError(
+            f"{key}steps must be in [1, 1000] (the training schedule's T), got {steps}"
+        )
+    if not 0 <= eta <= 1:
+        raise ParamsError(f"{key}eta must be in [0, 1]")
+    if eta and sampler != "ddim":
+        raise ParamsError(f"{key}eta applies to the ddim sampler only")
 
 
 def _positive(obj: Any, section: str, *names: str) -> None:
@@ -401,7 +426,14 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         return value
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return None if value is None else _convert(value, args[0], key)
+        if value is None and len(args) < len(typing.get_args(tp)):
+            return None
+        for arg in args:
+            try:
+                return _convert(value, arg, key)
+            except ParamsError:
+                continue
+        raise ParamsError(f"{key} must be {' or '.join(map(_describe, args))}, got {value!r}")
     if origin is list:
         if not isinstance(value, list):
             raise ParamsError(f"{key} must be a list, got {value!r}")
@@ -425,6 +457,15 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             raise ParamsError(f"{key} must be a string, got {value!r}")
         return value
     raise TypeError(f"unsupported params type {tp!r} for {key}")
+
+
+def _describe(tp: Any) -> str:
+    """A type as a user reads it in an error message."""
+    if tp is bool:
+        return "true or false"
+    if typing.get_origin(tp) is Literal:
+        return " or ".join(map(str, typing.get_args(tp)))
+    return getattr(tp, "__name__", str(tp))
 
 
 def build(cls: type[T], raw: Any, section: str) -> T:

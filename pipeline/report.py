@@ -39,13 +39,13 @@ def read_rows(rows: tuple[str, ...], live_root: Path = Path("dvclive")) -> dict:
 
 def table1_markdown(table: dict, params: Params) -> str:
     """The rows as a markdown table with the generator that made the synthset row."""
-    g = params.gen
+    g, gen = params.gen, params.generate
     lines = [
         "# SynthSet report",
         "",
         f"Generator: `{g.arch}` with `{g.skip}` skips, discriminator {g.discriminator}, weights "
-        f"`{g.select}`; {params.generate.n} generated pairs ({params.generate.sampler} "
-        f"{params.generate.steps} steps, SR {params.sr.sampler} {params.sr.steps} steps); "
+        f"`{params.select_gen.weights}`; {gen.n} generated pairs ({gen.sampler} "
+        f"{gen.steps} steps, SR {gen.sr_sampler} {gen.sr_steps} steps); "
         f"segmentation encoder `{params.train_seg.encoder}`. Dice and IoU pooled over the pixels "
         f"of the GWHD test quadrants at {params.prepare.sr_size} px.",
         "",

@@ -26,14 +26,17 @@ from pipeline.seeding import torch_generator
 from pipeline.training import Dist, autocast
 
 
-def sr_config(p: SRParams) -> SRUNetConfig:
-    """The super-resolver's network config from the sr params."""
+def sr_config(p: SRParams, sample_size: int | None = None, factor: int = 2) -> SRUNetConfig:
+    """The super-resolver's network config from the sr params, enlarging by `factor` to pairs of
+    `sample_size` pixels."""
     return SRUNetConfig(
         widths=tuple(p.widths),
         layers_per_level=p.layers_per_level,
         heads=p.heads,
         time_dim=p.time_dim,
         prediction=p.prediction,
+        sample_size=sample_size,
+        factor=factor,
     )
 
 
@@ -93,7 +96,6 @@ class SRTraining(DiffusionTraining):
 
     stage = "train_sr"
     kept = ("best_val",)
-    unhashed = ("epochs", "select", "sampler", "steps", "eta")
 
     def __init__(
         self, p: SRParams, seed: int, train: np.ndarray, val: np.ndarray, dist: Dist, factor: int
@@ -102,7 +104,7 @@ class SRTraining(DiffusionTraining):
         super().__init__(p, seed, train, val, dist)
 
     def net_config(self) -> SRUNetConfig:
-        return sr_config(self.p)
+        return sr_config(self.p, self.train.shape[1], self.factor)
 
     def build(self, config: SRUNetConfig) -> torch.nn.Module:
         return build_sr(config)

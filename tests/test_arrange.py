@@ -57,3 +57,17 @@ def test_cli_rejects_zero_counts(pairs, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([str(pairs), str(tmp_path / "raw"), "--test", "0"])
     assert "--test must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("stills", "expected"), [(None, 3), (2, 2), (0, 0)])
+def test_cli_caps_the_stills(pairs, tmp_path, stills, expected):
+    cap = [] if stills is None else ["--stills", str(stills)]
+    counts = ["--annotated", "1", "--finetune", "2", "--test", "1", "--video-photos", "2"]
+    main([str(pairs), str(tmp_path / "raw"), *counts, "--size", "32", *cap])
+    assert len(RawLayout(tmp_path / "raw").stills()) == expected
+
+
+def test_cli_rejects_negative_stills(pairs, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main([str(pairs), str(tmp_path / "raw"), "--stills", "-1"])
+    assert "--stills must not be negative" in capsys.readouterr().err

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from pipeline.crops import crop_positions, pack_crops, split_by_frame
+from pipeline.crops import crop_positions, pack_crops, split_by_source
 from pipeline.errors import DataError
 
 
@@ -48,17 +49,39 @@ def test_positions_are_seeded_and_inside_the_frame():
         crop_positions(np.random.default_rng(3), 96, 128, 97, 1)
 
 
-@pytest.mark.parametrize("n", [2, 3, 10, 101])
-def test_no_frame_is_in_both_splits(n):
-    ids = [f"frame_{i:03d}" for i in range(n)]
-    train, val = split_by_frame(ids, 0.2, np.random.default_rng(4))
-    assert not set(train) & set(val)
-    assert sorted(train + val) == ids
-    assert train and val
-    assert len(val) == min(max(1, round(0.2 * n)), n - 1)
-    assert (train, val) == split_by_frame(ids, 0.2, np.random.default_rng(4))
+def _frames(videos: dict[str, int], stills: int = 0) -> pd.DataFrame:
+    rows = [
+        {"id": f"{video}_{k:05d}", "source": f"videos/{video}.mp4", "frame": 2 * k}
+        for video, n in videos.items()
+        for k in range(n)
+    ]
+    rows += [{"id": f"still_{k}", "source": f"stills/{k}.jpg", "frame": 0} for k in range(stills)]
+    return pd.DataFrame(rows).sample(frac=1, random_state=0).reset_index(drop=True)
 
 
-def test_one_frame_cannot_be_split():
-    with pytest.raises(DataError, match="at least 2 frames"):
-        split_by_frame(["only"], 0.2, np.random.default_rng(0))
+@pytest.mark.parametrize(
+    ("videos", "stills", "segment"),
+    [({"a": 15, "b": 15}, 0, 8), ({"pan": 64}, 20, 8), ({"a": 4}, 0, 2), ({"a": 3}, 5, 1)],
+)
+def test_no_source_segment_straddles_the_split(videos, stills, segment):
+    frames = _frames(videos, stills)
+    split = split_by_source(frames, 0.2, segment, np.random.default_rng(4))
+    assert list(split["id"]) == list(frames["id"])
+    assert (split.groupby("segment")["split"].nunique() == 1).all()
+    assert set(split["split"]) == {"train", "val"}
+    table = frames.assign(segment=split["segment"], split=split["split"])
+    for _, seg in table.groupby("segment"):
+        assert seg["source"].nunique() == 1 and len(seg) <= segment
+        # a segment is a run of consecutive frames of its source
+        run = table[table.source == seg.source.iloc[0]].sort_values("frame")["id"].tolist()
+        ids = sorted(seg["id"], key=run.index)
+        assert ids == run[run.index(ids[0]) : run.index(ids[0]) + len(ids)]
+    val = int((split["split"] == "val").sum())
+    assert round(0.2 * len(frames)) <= val < round(0.2 * len(frames)) + segment
+    again = split_by_source(frames, 0.2, segment, np.random.default_rng(4))
+    pd.testing.assert_frame_equal(split, again)
+
+
+def test_one_segment_cannot_be_split():
+    with pytest.raises(DataError, match="at least 2 source segments"):
+        split_by_source(_frames({"a": 5}), 0.2, 8, np.random.default_rng(0))

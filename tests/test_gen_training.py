@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from dataclasses import replace
@@ -72,14 +73,43 @@ def test_a_short_run_overfits_one_batch(prediction):
     assert losses[-1] < losses[0] / 10
 
 
+def test_the_adversarial_gradient_reaches_the_generator_at_large_t():
+    """At t = 900 most entries of x0_hat lie outside [-1, 1]; a clamped posterior would pass them
+    no gradient (88 % of entries for an ε error of 0.1), the unclipped one passes it to all."""
+    run = GeneratorTraining(replace(TINY, discriminator=True), 0, _data(8), _data(4, 1), CPU)
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(4, 4, 16, 16, generator=g) * 2 - 1
+    noise = torch.randn(x0.shape, generator=g)
+    t = torch.full((4,), 900)
+    x_t = run.diffusion.q_sample(x0, noise, t)
+    eps = (noise + 0.1 * torch.randn(x0.shape, generator=g)).requires_grad_()
+    clamped = (run.diffusion.predict_x0(x_t, eps, t, clip=False).abs() > 1).float().mean()
+    assert clamped > 0.5
+    _, g_adv = run.adversarial_losses(x_t, eps, noise, t)
+    (grad,) = torch.autograd.grad(g_adv, eps)
+    assert (grad != 0).float().mean() > 0.99
+
+
+def test_the_curriculum_follows_the_discriminator():
+    def bounds(**changes):
+        run = GeneratorTraining(replace(TINY, **changes), 0, _data(8), _data(4, 1), CPU)
+        return [run.t_max(epoch) for epoch in (0, 5, 10)]
+
+    assert bounds(discriminator=True) == [10, 20, 30]
+    assert bounds(discriminator=True, curriculum=False) == [1000] * 3
+    assert bounds(discriminator=False) == [1000] * 3
+    assert bounds(discriminator=False, curriculum=True) == [10, 20, 30]
+
+
 @pytest.mark.parametrize(("discriminator", "prediction"), [(False, "epsilon"), (True, "v")])
 def test_run_keeps_three_weights_and_logs(tmp_path, discriminator, prediction):
     p = replace(TINY, discriminator=discriminator, prediction=prediction)
     GeneratorTraining(p, 0, _data(8), _data(4, 1), CPU).run(_paths(tmp_path))
     for name in ("final", "best_val", "min_jsd"):
         model = load_generator(tmp_path / "models" / name)
-        assert sum(v.numel() for v in model.state_dict().values()) > 0
-        assert model.config.prediction == prediction
+        config = json.loads((tmp_path / "models" / name / "config.json").read_text())
+        assert (config["prediction"], config["sample_size"]) == (prediction, 16)
+        assert config["data_range"] == [-1.0, 1.0] and model.config.sample_size == 16
     metrics = (tmp_path / "live/metrics.json").read_text()
     for key in ("train", "val", "jsd", "t_max", "lr"):
         assert f'"{key}"' in metrics

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,9 +14,12 @@ from PIL import Image
 
 from pipeline import generation
 from pipeline.diffusion_training import save_net
-from pipeline.generation import Generation, GenerationSpec, make_pairs
+from pipeline.errors import DataError
+from pipeline.gen_training import load_generator
+from pipeline.generation import Generation, GenerationSpec, chained_sizes, make_pairs
 from pipeline.nets.paired_unet import PairedUNetConfig, build_generator
 from pipeline.nets.sr_unet import SRUNetConfig, build_sr
+from pipeline.sr_training import load_sr
 
 SPEC = GenerationSpec(
     seed=3,
@@ -30,18 +35,48 @@ SPEC = GenerationSpec(
     sr_eta=0.0,
 )
 CPU = torch.device("cpu")
+TINY_NET = {"widths": (8, 16), "layers_per_level": 1, "heads": 2, "time_dim": 16}
 
 
 @pytest.fixture(scope="module")
 def nets(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("nets")
     torch.manual_seed(0)
-    gen_config = PairedUNetConfig(widths=(8, 16), layers_per_level=1, heads=2, time_dim=16)
-    sr_config = SRUNetConfig(widths=(8, 16), layers_per_level=1, heads=2, time_dim=16)
+    gen_config = PairedUNetConfig(**TINY_NET, sample_size=8)
+    sr_config = SRUNetConfig(**TINY_NET, sample_size=16, factor=2)
     nets = {"generator": build_generator(gen_config).eval(), "sr": build_sr(sr_config).eval()}
     for name, config in (("generator", gen_config), ("sr", sr_config)):
         save_net(nets[name], config, root / name)
-    return {**nets, "weights": {n: root / n / "model.safetensors" for n in ("generator", "sr")}}
+    return {
+        **nets,
+        "folders": {n: root / n for n in ("generator", "sr")},
+        "weights": {n: root / n / "model.safetensors" for n in ("generator", "sr")},
+    }
+
+
+def test_sizes_come_from_the_weights_and_must_chain(tmp_path, nets):
+    folders = nets["folders"]
+    loaded = load_generator(folders["generator"]), load_sr(folders["sr"])
+    assert chained_sizes(*loaded, folders["generator"], folders["sr"]) == (8, 2)
+    wide = SRUNetConfig(**TINY_NET, sample_size=32, factor=2)
+    save_net(build_sr(wide), wide, tmp_path / "sr32")
+    with pytest.raises(DataError, match=r"sr32/config.json: the super-resolver enlarges 16px"):
+        chained_sizes(
+            loaded[0], load_sr(tmp_path / "sr32"), folders["generator"], tmp_path / "sr32"
+        )
+    old = PairedUNetConfig(**TINY_NET)
+    save_net(build_generator(old), old, tmp_path / "old")
+    with pytest.raises(DataError, match=r"old/config.json records no sample_size"):
+        chained_sizes(load_generator(tmp_path / "old"), loaded[1], tmp_path / "old", tmp_path)
+
+
+def test_weights_of_another_data_range_are_refused(tmp_path, nets):
+    folder = tmp_path / "gen"
+    shutil.copytree(nets["folders"]["generator"], folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "data_range": [0, 1]}))
+    with pytest.raises(DataError, match=r"gen/config.json does not describe a generator: data_r"):
+        load_generator(folder)
 
 
 def _generation(nets: dict, spec: GenerationSpec = SPEC) -> Generation:

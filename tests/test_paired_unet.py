@@ -19,12 +19,14 @@ from pipeline.nets.blocks import (
 )
 from pipeline.nets.paired_unet import (
     ARCHS,
+    Exchange,
     PairedUNetConfig,
     build_generator,
     count_parameters,
 )
 
 SKIPS = ("scaleu", "zeroconv", "concat")
+SKIP_BLOCKS = {"scaleu": ScaleU, "zeroconv": ZeroConvSkip, "concat": ConcatSkip}
 TINY = {"widths": (8, 16), "layers_per_level": 1, "heads": 2, "time_dim": 16}
 
 
@@ -90,16 +92,42 @@ def test_scaleu_keeps_bf16_under_autocast():
     assert torch.isfinite(out.float()).all()
 
 
-def test_zeroconv_and_concat_skips():
+def test_zeroconv_skips_enter_only_through_zero_convs():
     h, skips = torch.randn(2, 4, 5, 3), [torch.randn(2, 3, 5, 3), torch.randn(2, 6, 5, 3)]
-    expected = torch.cat([h, *skips], dim=1)
-    assert torch.equal(ZeroConvSkip([3, 6])(h, skips), expected)
-    assert torch.equal(ConcatSkip()(h, skips), expected)
-    zeroconv = make_skip("zeroconv", 4, [3, 6])
+    block = ZeroConvSkip([3, 6])
+    out = block(h, skips)
+    assert torch.equal(out[:, :4], h)
+    assert torch.equal(out[:, 4:], torch.zeros(2, 9, 5, 3))
+    assert torch.equal(block(h, [torch.randn_like(s) for s in skips]), out)
+    (out * torch.randn_like(out)).sum().backward()
+    assert all((conv.weight.grad != 0).all() for conv in block.convs)
+
     with torch.no_grad():
-        zeroconv.convs[1].bias.fill_(1.0)
-    assert not torch.equal(zeroconv(h, skips), expected)
-    assert isinstance(make_skip("scaleu", 4, [3]), ScaleU)
+        for conv in block.convs:
+            torch.nn.init.normal_(conv.weight)
+            torch.nn.init.normal_(conv.bias)
+    convolved = [
+        F.conv2d(s, conv.weight, conv.bias) for s, conv in zip(skips, block.convs, strict=True)
+    ]
+    torch.testing.assert_close(block(h, skips), torch.cat([h, *convolved], dim=1))
+
+
+def test_skip_kinds_compute_different_joins():
+    h, skips = torch.randn(2, 4, 6, 6), [torch.randn(2, 3, 6, 6) + 1, torch.randn(2, 5, 6, 6)]
+    blocks = {kind: make_skip(kind, 4, [3, 5]) for kind in SKIPS}
+    assert {kind: type(block) for kind, block in blocks.items()} == SKIP_BLOCKS
+    concat = blocks["concat"](h, skips)
+    assert torch.equal(concat, torch.cat([h, *skips], dim=1))
+    assert torch.equal(blocks["scaleu"](h, skips), concat)
+    assert not torch.allclose(blocks["zeroconv"](h, skips), concat)
+    scaleu = blocks["scaleu"]
+    with torch.no_grad():
+        scaleu.beta.fill_(0.5)
+    assert not torch.allclose(scaleu(h, skips)[:, :4], concat[:, :4])
+    with torch.no_grad():
+        scaleu.beta.zero_()
+        scaleu.sigma.fill_(0.5)
+    assert not torch.allclose(scaleu(h, skips)[:, 4:7], concat[:, 4:7])
     with pytest.raises(ValueError, match="unknown skip"):
         make_skip("freeu", 4, [3])
 
@@ -191,12 +219,40 @@ def test_time_conditions_the_output(arch):
         assert not torch.allclose(model(x, t), model(x, t + 100))
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_every_parameter_gets_a_gradient(arch):
-    model = tiny(arch, "zeroconv").train()
+@pytest.mark.parametrize("skip", SKIPS)
+def test_two_encoder_exchange_follows_the_skip_kind(skip):
+    exchanges = tiny("two_encoder", skip).encoder.exchanges
+    for exchange, width in zip(exchanges, TINY["widths"][:-1], strict=True):
+        for branch in (exchange.image, exchange.mask):
+            assert type(branch.join) is SKIP_BLOCKS[skip]
+            assert branch.project.weight.shape == (width, 2 * width, 1, 1)
+
+
+@pytest.mark.parametrize("skip", SKIPS)
+def test_exchange_projects_the_joined_branches(skip):
+    torch.manual_seed(0)
+    exchange = Exchange(8, skip)
+    image, mask = torch.randn(2, 8, 4, 4), torch.randn(2, 8, 4, 4)
+    new_image, new_mask = exchange(image, mask)
+    closed = skip == "zeroconv"  # the other branch enters only through a zero conv at start
+    assert torch.equal(exchange(image, torch.randn_like(mask))[0], new_image) == closed
+    assert torch.equal(exchange(torch.randn_like(image), mask)[1], new_mask) == closed
+    for branch, own, other, out in [
+        (exchange.image, image, mask, new_image),
+        (exchange.mask, mask, image, new_mask),
+    ]:
+        joined = torch.cat([own, torch.zeros_like(other) if closed else other], dim=1)
+        torch.testing.assert_close(
+            out, F.conv2d(joined, branch.project.weight, branch.project.bias)
+        )
+
+
+@pytest.mark.parametrize(("arch", "skip"), itertools.product(ARCHS, SKIPS))
+def test_every_parameter_gets_a_gradient(arch, skip):
+    model = tiny(arch, skip).train()
     x, t = pair_batch()
     F.mse_loss(model(x, t), torch.zeros_like(x)).backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
     assert not missing
 
 

@@ -44,6 +44,9 @@ def test_profiles_load_with_the_same_keys(name):
         ("prepare", "crop", 4096, "prepare.crop (4096) is larger than the frame size"),
         ("pseudo_label", "threshold", 1.5, "pseudo_label.threshold must be in (0, 1)"),
         ("data", "root", 3, "data.root must be a string"),
+        ("gen", "curriculum_offset", 0, "gen.curriculum_offset must be positive"),
+        ("gen", "curriculum", "sometimes", "gen.curriculum must be true or false or auto"),
+        ("gen", "curriculum", 1, "gen.curriculum must be true or false or auto"),
     ],
 )
 def test_bad_values_name_the_key(smoke_params, write_params, section, key, value, message):
@@ -80,3 +83,55 @@ def test_a_stage_with_a_bad_param_prints_one_line_and_exits_2(smoke_params, writ
     )
     assert run.returncode == 2
     assert run.stderr.strip() == "error: extract_frames.every must be positive, got 0"
+
+
+@pytest.mark.parametrize(
+    ("curriculum", "discriminator", "expected"),
+    [("auto", False, False), ("auto", True, True), (False, True, False), (True, False, True)],
+)
+def test_the_curriculum_follows_the_discriminator_unless_set(
+    smoke_params, write_params, curriculum, discriminator, expected
+):
+    smoke_params["gen"].update(curriculum=curriculum, discriminator=discriminator)
+    gen = load_params(write_params(smoke_params)).gen
+    assert gen.curriculum == curriculum
+    assert gen.uses_curriculum is expected
+
+
+PAPER = {  # values the paper (DESIGN §4) or its public code states
+    "gen.arch": "two_encoder",
+    "gen.widths": [32, 64, 128, 256],
+    "gen.layers_per_level": 2,
+    "gen.heads": 4,
+    "gen.lr": 2.1e-4,
+    "gen.batch_size": 64,
+    "gen.epochs": 1500,
+    "gen.prediction": "epsilon",
+    "gen.adv_weight": 0.25,
+    "gen.curriculum_sigma": 10,
+    "gen.curriculum_alpha": 5,
+    "gen.curriculum_offset": 10,
+    "gen.priority_until": 500,
+    "select_gen.weights": "min_jsd",
+    "prepare.crop": 512,
+    "prepare.gen_size": 128,
+    "prepare.sr_size": 256,
+    "sr.prediction": "epsilon",
+    "generate.n": 5000,
+    "generate.sampler": "ddpm",
+    "generate.steps": 1000,
+    "generate.sr_sampler": "ddim",
+    "generate.sr_steps": 100,
+    "train_seg.encoder": "efficientnet-b4",
+    "train_seg.optimizer": "sgd",
+    "train_seg.lr": 0.01,
+    "train_seg.epochs": 50,
+    "train_seg.size": 256,
+}
+
+
+def test_the_paper_profile_is_the_paper():
+    params = load_params(ROOT / "profiles/paper.yaml")
+    for key, value in PAPER.items():
+        section, name = key.split(".")
+        assert getattr(getattr(params, section), name) == value, key

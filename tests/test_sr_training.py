@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -85,7 +86,9 @@ def test_run_keeps_final_and_best_val_and_logs_sr_scores(tmp_path):
     SRTraining(p, 0, _data(8), _data(4, 1), CPU, factor=2).run(_paths(tmp_path))
     for name in ("final", "best_val"):
         model = load_sr(tmp_path / "models" / name)
-        assert model.config.prediction == "v"
+        config = json.loads((tmp_path / "models" / name / "config.json").read_text())
+        assert (config["prediction"], config["sample_size"], config["factor"]) == ("v", 16, 2)
+        assert config["data_range"] == [-1.0, 1.0] and model.config.input_size == 8
         lowres = to_model_space(_data(2))[:, :, :8, :8]
         out = super_resolve(model, lowres, 2, "ddim", 2, torch_generator(0, "t"))
         assert out.shape == (2, 4, 16, 16) and out.abs().max() <= 1

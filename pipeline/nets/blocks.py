@@ -1,5 +1,8 @@
 """Building blocks of the diffusion U-Nets: time embedding, residual and attention blocks,
-resampling, and the skip blocks that join a decoder feature with its skip features (DESIGN §4).
+resampling, and the skip blocks that join a backbone feature with its skip features (DESIGN §4):
+`scaleu` (learned backbone and low-frequency skip scales, plain concatenation at start), `zeroconv`
+(each skip enters only through a zero-initialised 1×1 conv, so it adds nothing at start) and
+`concat` (plain concatenation).
 
 Every block keeps the (B, C, H, W) layout and runs under bf16 autocast; the FFT of ScaleU is done in
 float32 because the FFT kernels take no bf16.
@@ -17,12 +20,18 @@ from torch import Tensor, nn
 from pipeline.diffusion import PREDICTIONS
 
 SKIP_KINDS = ("scaleu", "zeroconv", "concat")
+DATA_RANGE = (-1.0, 1.0)
 
 
 @dataclass(frozen=True)
 class UNetShape:
     """Sizes shared by the U-Nets: `widths` gives the channels of each resolution level;
-    `prediction` is what the head outputs (`epsilon` or `v`, see pipeline.diffusion.NoiseOutput)."""
+    `prediction` is what the head outputs (`epsilon` or `v`, see pipeline.diffusion.NoiseOutput).
+
+    Saved beside the weights, it also says how to use them: `sample_size`, the side of the pairs
+    they were trained on (None: not tied to one), and `data_range`, the range pairs are diffused
+    in (this pipeline's [-1, 1], mask ±1; other ranges are refused).
+    """
 
     widths: tuple[int, ...] = (32, 64, 128, 256)
     layers_per_level: int = 2
@@ -30,9 +39,20 @@ class UNetShape:
     time_dim: int = 128
     groups: int = 8
     prediction: str = "epsilon"
+    sample_size: int | None = None
+    data_range: tuple[float, float] = DATA_RANGE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(self.widths))
+        object.__setattr__(self, "data_range", tuple(float(v) for v in self.data_range))
+        if self.data_range != DATA_RANGE:
+            raise ValueError(f"data_range {list(self.data_range)}: pairs are diffused in [-1, 1]")
+        if self.sample_size is not None and (
+            self.sample_size < 1 or self.sample_size % self.downsampling
+        ):
+            raise ValueError(
+                f"sample_size {self.sample_size} must be a positive multiple of {self.downsampling}"
+            )
         if not self.widths or any(w <= 0 or w % self.groups for w in self.widths):
             raise ValueError(f"widths {self.widths} must be positive multiples of {self.groups}")
         if self.widths[-1] % self.heads:
@@ -197,7 +217,9 @@ class ScaleU(nn.Module):
 
 
 class ZeroConvSkip(nn.Module):
-    """Each skip plus a zero-initialised 1×1 conv of itself, concatenated after the backbone."""
+    """ControlNet's zero-convolution: the backbone, then each skip through its own zero-initialised
+    1×1 conv, concatenated. The skips contribute exactly nothing at start (the convs still get a
+    gradient), so how much of them enters is learned."""
 
     def __init__(self, skip_channels: list[int]):
         super().__init__()
@@ -209,7 +231,7 @@ class ZeroConvSkip(nn.Module):
     def forward(self, h: Tensor, skips: list[Tensor]) -> Tensor:
         if len(skips) != len(self.convs):
             raise ValueError(f"expected {len(self.convs)} skip features, got {len(skips)}")
-        return torch.cat([h, *(s + conv(s) for s, conv in zip(skips, self.convs, strict=True))], 1)
+        return torch.cat([h, *(conv(s) for s, conv in zip(skips, self.convs, strict=True))], dim=1)
 
 
 class ConcatSkip(nn.Module):

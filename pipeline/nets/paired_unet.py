@@ -6,13 +6,15 @@ and a (B,) integer timestep, and returns the predicted noise in the same layout.
 
 - `concat`: one U-Net on the 4-channel pair (SatSynth's approach), `ConcatUNet`.
 - `shared_encoder`: one encoder run on the image and on the mask (own stems), two decoders.
-- `two_encoder`: an encoder per branch; after every Downsample each branch adds the other's
-  features through a zero-initialised 1×1 conv, so the exchange starts closed and is learned.
+- `two_encoder`: an encoder per branch; after every Downsample each branch joins its own features
+  with the other's through the `skip` block and a 1×1 conv back to its width (`Exchange`).
 
 Both two-branch architectures (`DualBranchUNet`) exchange at the bottleneck (self-attention in each
 branch, then cross-attention both ways: the image queries the mask and the mask queries the image)
 and in the decoders, which run in lockstep: at every level each branch joins its own features with
-its encoder skip and the other branch's features of that level through the `skip` block.
+its encoder skip and the other branch's features of that level through the `skip` block: `scaleu`
+(learned backbone and low-frequency skip scales, plain concatenation at start), `zeroconv` (the
+skips enter only through zero-initialised 1×1 convs, so they add nothing at start) or `concat`.
 """
 
 from __future__ import annotations
@@ -192,19 +194,30 @@ class SharedEncoder(nn.Module):
         return h[:b], h[b:], [s[:b] for s in skips], [s[b:] for s in skips]
 
 
-class Exchange(nn.Module):
-    """Each branch plus a zero-initialised 1×1 conv of the other: closed at start, then learned."""
+class BranchJoin(nn.Module):
+    """A branch's features joined with the other branch's by the `skip` block (the other as its
+    skip), then a 1×1 conv back to the branch's width."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, skip: str):
         super().__init__()
-        self.mask_to_image = nn.Conv2d(channels, channels, 1)
-        self.image_to_mask = nn.Conv2d(channels, channels, 1)
-        for conv in (self.mask_to_image, self.image_to_mask):
-            nn.init.zeros_(conv.weight)
-            nn.init.zeros_(conv.bias)
+        self.join = make_skip(skip, channels, [channels])
+        self.project = nn.Conv2d(2 * channels, channels, 1)
+
+    def forward(self, own: Tensor, other: Tensor) -> Tensor:
+        return self.project(self.join(own, [other]))
+
+
+class Exchange(nn.Module):
+    """The encoders' exchange: each branch's new features are a `BranchJoin` of its own and the
+    other's (with `zeroconv` the other contributes nothing at start)."""
+
+    def __init__(self, channels: int, skip: str):
+        super().__init__()
+        self.image = BranchJoin(channels, skip)
+        self.mask = BranchJoin(channels, skip)
 
     def forward(self, image: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        return image + self.mask_to_image(mask), mask + self.image_to_mask(image)
+        return self.image(image, mask), self.mask(mask, image)
 
 
 class TwoEncoders(nn.Module):
@@ -214,7 +227,7 @@ class TwoEncoders(nn.Module):
         super().__init__()
         self.image = Encoder(config)
         self.mask = Encoder(config)
-        self.exchanges = nn.ModuleList(Exchange(w) for w in config.widths[:-1])
+        self.exchanges = nn.ModuleList(Exchange(w, config.skip) for w in config.widths[:-1])
 
     def forward(
         self, image: Tensor, mask: Tensor, temb: Tensor

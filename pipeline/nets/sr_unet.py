@@ -35,10 +35,12 @@ from pipeline.nets.paired_unet import make_head
 
 @dataclass(frozen=True)
 class SRUNetConfig(UNetShape):
-    """Architecture of the super-resolver: the U-Net sizes and the pair's `channels` (image
-    channels, then one mask channel)."""
+    """Architecture of the super-resolver: the U-Net sizes, the pair's `channels` (image
+    channels, then one mask channel) and `factor`, the enlargement it was trained for (its input
+    pairs are `sample_size / factor` pixels wide)."""
 
     channels: int = 4
+    factor: int = 2
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -46,6 +48,13 @@ class SRUNetConfig(UNetShape):
             raise ValueError(
                 f"channels must be ≥ 2 (image channels and a mask), got {self.channels}"
             )
+        if self.factor < 1 or (self.sample_size is not None and self.sample_size % self.factor):
+            raise ValueError(f"factor {self.factor} must be ≥ 1 and divide {self.sample_size}")
+
+    @property
+    def input_size(self) -> int | None:
+        """The side of the low-resolution pairs it enlarges."""
+        return None if self.sample_size is None else self.sample_size // self.factor
 
 
 def degrade(hr: Tensor, factor: int = 2) -> Tensor:

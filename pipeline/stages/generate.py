@@ -11,7 +11,7 @@ import numpy as np
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid, sr_grid
 from pipeline.gen_training import load_generator
-from pipeline.generation import Generation, GenerationSpec
+from pipeline.generation import Generation, GenerationSpec, chained_sizes
 from pipeline.io import read_mask, read_rgb
 from pipeline.params import load_params
 from pipeline.sr_training import load_sr, upsampled
@@ -30,25 +30,27 @@ SHOWN = 8
 
 def main() -> None:
     params = load_params()
-    g, s, sizes = params.generate, params.sr, params.prepare
+    g = params.generate
+    weights = {"generator": GENERATOR, "sr": SR / g.sr_weights}
+    generator, sr = load_generator(weights["generator"]), load_sr(weights["sr"])
+    gen_size, factor = chained_sizes(generator, sr, weights["generator"], weights["sr"])
     spec = GenerationSpec(
         seed=params.seed,
         n=g.n,
         batch_size=g.batch_size,
-        gen_size=sizes.gen_size,
-        factor=sizes.sr_size // sizes.gen_size,
+        gen_size=gen_size,
+        factor=factor,
         sampler=g.sampler,
         steps=g.steps,
         eta=g.eta,
-        sr_sampler=s.sampler,
-        sr_steps=s.steps,
-        sr_eta=s.eta,
+        sr_sampler=g.sr_sampler,
+        sr_steps=g.sr_steps,
+        sr_eta=g.sr_eta,
     )
-    weights = {"generator": GENERATOR, "sr": SR / s.select}
     generation = Generation(
         spec,
-        load_generator(weights["generator"]),
-        load_sr(weights["sr"]),
+        generator,
+        sr,
         {name: folder / "model.safetensors" for name, folder in weights.items()},
         default_device(),
     )
@@ -59,11 +61,11 @@ def main() -> None:
     rows = manifest.iloc[np.linspace(0, len(manifest) - 1, min(SHOWN, len(manifest))).astype(int)]
     images = [read_rgb(OUT / path) for path in rows["image"]]
     masks = [read_mask(OUT / path) for path in rows["mask"]]
-    sampling = f"{g.sampler} {g.steps} + SR {s.sampler} {s.steps} steps"
+    sampling = f"{g.sampler} {g.steps} + SR {g.sr_sampler} {g.sr_steps} steps"
     pair_grid(PAIRS_FIGURE, images, masks, list(rows["id"]), f"generated pairs ({sampling})")
     low_images = np.stack([read_rgb(OUT / path) for path in rows["lowres_image"]])
     low_masks = np.stack([read_mask(OUT / path) for path in rows["lowres_mask"]])
-    up_images, up_masks = upsampled(low_images, low_masks, spec.factor)
+    up_images, up_masks = upsampled(low_images, low_masks, factor)
     sr_grid(
         SR_FIGURE,
         [
@@ -73,7 +75,7 @@ def main() -> None:
             ("SR mask", masks),
         ],
         list(rows["id"]),
-        f"{sizes.gen_size}px generator output upsampled ×{spec.factor} beside the super-resolver",
+        f"{gen_size}px generator output upsampled ×{factor} beside the super-resolver",
     )
 
 

@@ -1,4 +1,5 @@
-"""Stage prepare: seeded crops of the pseudo-labelled frames, packed per split and resolution."""
+"""Stage prepare: seeded crops of the pseudo-labelled frames, split by source segment, packed per
+split and resolution."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from pipeline.crops import crop_positions, pack_crops, split_by_frame
+from pipeline.crops import crop_positions, pack_crops, split_by_source
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
 from pipeline.io import atomic_dir, read_manifest, read_mask, read_rgb
@@ -27,10 +28,9 @@ def main() -> None:
     params = load_params()
     p, seed = params.prepare, params.seed
     manifest = read_manifest(PSEUDO)
-    train, val = split_by_frame(
-        list(manifest["id"]), p.val_fraction, stage_rng(seed, "prepare", "split")
-    )
-    split_of = {**dict.fromkeys(train, "train"), **dict.fromkeys(val, "val")}
+    splits = split_by_source(
+        manifest, p.val_fraction, p.segment, stage_rng(seed, "prepare", "split")
+    ).set_index("id")
     sizes = sorted({p.gen_size, p.sr_size})
     packs: dict[tuple[str, int], list[np.ndarray]] = {
         (s, size): [] for s in ("train", "val") for size in sizes
@@ -40,15 +40,32 @@ def main() -> None:
         image, mask = read_rgb(PSEUDO / row.image), read_mask(PSEUDO / row.mask)
         rng = stage_rng(seed, "prepare", row.id)
         positions = crop_positions(rng, *mask.shape, p.crop, p.crops_per_frame)
-        split = split_of[row.id]
+        split, segment = splits.at[row.id, "split"], splits.at[row.id, "segment"]
         for size in sizes:
             packs[split, size].append(pack_crops(image, mask, positions, p.crop, size))
-        rows += [{"frame": row.id, "split": split, "y": y, "x": x} for y, x in positions]
+        rows += [
+            {
+                "frame": row.id,
+                "source": row.source,
+                "segment": segment,
+                "split": split,
+                "y": y,
+                "x": x,
+            }
+            for y, x in positions
+        ]
     with atomic_dir(OUT) as out:
         for (split, size), arrays in packs.items():
             np.save(out / f"{split}_{size}.npy", np.concatenate(arrays))
         pd.DataFrame(rows).to_csv(out / "crops.csv", index=False)
-    log.info("%d train and %d val frames, %d crops each", len(train), len(val), p.crops_per_frame)
+    counts = splits["split"].value_counts()
+    log.info(
+        "%d train and %d val frames (%d source segments), %d crops each",
+        counts.get("train", 0),
+        counts.get("val", 0),
+        splits["segment"].nunique(),
+        p.crops_per_frame,
+    )
     shown = np.concatenate(packs["train", p.sr_size])[:: max(1, len(rows) // 8)][:8]
     pair_grid(
         GRID,
