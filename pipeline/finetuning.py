@@ -18,7 +18,7 @@ import torch
 
 from pipeline.io import read_manifest, read_rgb
 from pipeline.layout import RawLayout, read_scaled_pair, resize_short_side
-from pipeline.params import FinetuneParams
+from pipeline.params import FinetuneParams, SegTrainParams
 from pipeline.segmentation import SegModelConfig, fit, predict_list
 from pipeline.training import Dist
 
@@ -56,14 +56,6 @@ def frame_images(frames: Path, scale: float) -> np.ndarray:
     return np.stack(images)
 
 
-def pseudo_labels(
-    model: torch.nn.Module, images: np.ndarray, threshold: float, batch_size: int
-) -> np.ndarray:
-    """The model's masks (sigmoid ≥ threshold) for images already at its scale."""
-    probs = predict_list(model, list(images), batch_size)
-    return np.stack(probs) >= threshold
-
-
 def finetune_gwhd(
     model: torch.nn.Module,
     config: SegModelConfig,
@@ -89,11 +81,26 @@ def self_train(
 ) -> None:
     """p.rounds rounds of pseudo-labelling `frames` with the current model and training on them
     for p.frame_epochs epochs (Najafian steps 2-3), then the GWHD fine-tune (step 4)."""
+    fit_p = p.fit_params(config.size, p.frame_epochs)
     for round_ in range(p.rounds):
-        masks = pseudo_labels(model, frames, p.threshold, p.batch_size)
-        log.info("round %d: pseudo-label mask fraction %.3f", round_ + 1, float(masks.mean()))
-        if live is not None:
-            live.log_metric("round/mask_fraction", float(masks.mean()), plot=False)
-        fit_p = p.fit_params(config.size, p.frame_epochs)
-        fit(model, (frames, masks), None, fit_p, seed + round_ + 1, live, dist)
+        probs = np.stack(predict_list(model, list(frames), p.batch_size))
+        self_training_round(
+            model, frames, probs >= p.threshold, fit_p, seed + round_ + 1, live, dist
+        )
     finetune_gwhd(model, config, gwhd, p, seed, live, dist)
+
+
+def self_training_round(
+    model: torch.nn.Module,
+    frames: np.ndarray,
+    masks: np.ndarray,
+    fit_p: SegTrainParams,
+    seed: int,
+    live,
+    dist: Dist | None = None,
+) -> None:
+    """One Najafian round: train the model on the frames it has just labelled (`masks`)."""
+    log.info("self-training round: pseudo-label mask fraction %.3f", float(masks.mean()))
+    if live is not None:
+        live.log_metric("round/mask_fraction", float(masks.mean()), plot=False)
+    fit(model, (frames, masks), None, fit_p, seed, live, dist)

@@ -189,6 +189,16 @@ def read_dataset(root: Path) -> tuple[np.ndarray, np.ndarray]:
     return images, masks
 
 
+def read_training_pairs(source: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images N×H×W×3 and bool masks N×H×W of a paired dataset folder (one with a
+    manifest.csv), or of prepared crops: the training split `train_<size>.npy` of data/prepared."""
+    source = Path(source)
+    if (source / "manifest.csv").is_file():
+        return read_dataset(source)
+    packed = load_packed(source / f"train_{size}.npy")
+    return np.ascontiguousarray(packed[..., :3]), packed[..., 3] >= 128
+
+
 def load_packed(path: Path) -> np.ndarray:
     """Memory-map a packed N×H×W×4 uint8 array."""
     if not Path(path).is_file():

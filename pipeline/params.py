@@ -121,13 +121,21 @@ class SegTrainParams:
 
 @dataclass(frozen=True)
 class PseudoLabelParams:
-    """Labelling every extracted frame with the labeler."""
+    """Labelling every extracted frame: the labeler after `rounds` of Najafian self-training on
+    the unlabelled frames (`epochs` each, the labeler's optimiser settings; 0 rounds: the labeler
+    as it is), masks at a threshold chosen by `threshold_rule`: `fixed` (`threshold`) or
+    `annotated_fraction` (the masks cover, pooled over all frames, the share of pixels the
+    hand-annotated masks cover)."""
 
     threshold: float = 0.5
     batch_size: int = 8
+    rounds: int = 0
+    epochs: int = 2
+    threshold_rule: Literal["fixed", "annotated_fraction"] = "fixed"
 
     def check(self, section: str) -> None:
-        _positive(self, section, "batch_size")
+        _positive(self, section, "batch_size", "epochs")
+        _non_negative(self, section, "rounds")
         if not 0 < self.threshold < 1:
             raise ParamsError(f"{section}.threshold must be in (0, 1)")
 

@@ -9,8 +9,14 @@ from pipeline.errors import DataError
 from pipeline.io import atomic_file
 from pipeline.params import Params
 
-ROWS = ("copy_paste", "synthset")
 COLUMNS = ("synthetic", "gwhd_finetune", "all_finetune")
+SUFFIXES = {"synthetic": "", "gwhd_finetune": "_gwhd", "all_finetune": "_all"}
+ROWS = {  # the columns of each row: where its model starts, then its fine-tunes
+    "copy_paste": COLUMNS,  # the copy-paste labeler (Najafian step 1)
+    "synthset": COLUMNS,  # the U-Net trained only on the generated pairs
+    "pseudo": COLUMNS,  # reference: the same U-Net trained on the crops the generator learned from
+    "real_only": ("gwhd_finetune",),  # reference: the same U-Net from scratch on GWHD fine-tune
+}
 FIGURES = {
     "demo field / raw data": "demo_field.png",
     "copy-paste training pairs": "copy_paste.png",
@@ -22,18 +28,25 @@ FIGURES = {
 }
 
 
-def read_rows(rows: tuple[str, ...], live_root: Path = Path("dvclive")) -> dict:
-    """{row: {column: {dice, iou}}} from each row's dvclive/evaluate_<row>/metrics.json."""
+def model_name(row: str, column: str) -> str:
+    """The evaluated model of a Table 1 cell: `<row>`, `<row>_gwhd` or `<row>_all`."""
+    return row + SUFFIXES[column]
+
+
+def read_rows(rows: dict[str, tuple[str, ...]], live_root: Path = Path("dvclive")) -> dict:
+    """{row: {column: {dice, iou}}} from each model's dvclive/evaluate_<model>/metrics.json."""
     table = {}
-    for row in rows:
-        path = live_root / f"evaluate_{row}" / "metrics.json"
-        if not path.is_file():
-            raise DataError(f"metrics of row {row!r} not found: {path}")
-        metrics = json.loads(path.read_text())
-        missing = [c for c in COLUMNS if c not in metrics]
-        if missing:
-            raise DataError(f"{path} lacks the column(s) {', '.join(missing)}")
-        table[row] = {c: {k: metrics[c][k] for k in ("dice", "iou")} for c in COLUMNS}
+    for row, columns in rows.items():
+        table[row] = {}
+        for column in columns:
+            path = live_root / f"evaluate_{model_name(row, column)}" / "metrics.json"
+            if not path.is_file():
+                raise DataError(f"metrics of {row} / {column} not found: {path}")
+            metrics = json.loads(path.read_text())
+            missing = [k for k in ("dice", "iou") if k not in metrics]
+            if missing:
+                raise DataError(f"{path} lacks {', '.join(missing)}")
+            table[row][column] = {k: metrics[k] for k in ("dice", "iou")}
     return table
 
 
@@ -53,10 +66,26 @@ def table1_markdown(table: dict, params: Params) -> str:
         "| + all IoU |",
         "|---|---|---|---|---|---|---|",
     ]
-    names = {"copy_paste": "Copy-Paste (labeler)", "synthset": f"SynthSet ({g.arch})"}
+    names = {
+        "copy_paste": "Copy-Paste (labeler)",
+        "synthset": f"SynthSet ({g.arch})",
+        "pseudo": "reference: pseudo-labelled crops",
+        "real_only": "reference: real only",
+    }
     for row, columns in table.items():
-        cells = [f"{columns[c][k]:.3f}" for c in COLUMNS for k in ("dice", "iou")]
+        cells = [
+            f"{columns[c][k]:.3f}" if c in columns else "—"
+            for c in COLUMNS
+            for k in ("dice", "iou")
+        ]
         lines.append(f"| {names.get(row, row)} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Reference rows: the same U-Net as SynthSet's trained on the pseudo-labelled crops the "
+        "generator learned from (what the generator adds over its own training data), and trained "
+        "from scratch on the GWHD fine-tune set alone with the fine-tune budget (the bar that "
+        "synthetic pre-training must clear).",
+    ]
     lines += ["", "## Figures", ""]
     lines += [f"- [{title}]({name})" for title, name in FIGURES.items()]
     lines += [

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from pipeline.report import ROWS, model_name
 from tests.conftest import REAL_DATA, ROOT
 
 pytestmark = pytest.mark.e2e
@@ -90,6 +91,13 @@ def test_repro_writes_every_stage_output(reproduced):
 
     pseudo = pd.read_csv(repo / "data/pseudo/manifest.csv")
     assert pseudo["id"].tolist() == frames["id"].tolist()
+    labelling = json.loads((repo / "dvclive/pseudo_label/metrics.json").read_text())
+    assert 0 < labelling["threshold"] < 1 and 0 <= labelling["gwhd_finetune"]["dice"] <= 1
+    fractions = labelling["mask_fraction"]  # the smoke profile's threshold_rule matches them
+    assert fractions["pseudo"] == pytest.approx(fractions["annotated"], abs=0.02)
+    assert (repo / "models/pseudo_labeler/model.safetensors").read_bytes() != (
+        repo / "models/labeler/model.safetensors"
+    ).read_bytes()  # one self-training round
 
     crops = pd.read_csv(repo / "data/prepared/crops.csv")
     assert (crops.groupby("segment")["split"].nunique() == 1).all()
@@ -136,27 +144,26 @@ def test_repro_writes_every_stage_output(reproduced):
     histogram = json.loads((repo / "dvclive/coherence/plots/custom/mask_fraction.json").read_text())
     assert sum(row["generated"] for row in histogram) == pytest.approx(1)
 
-    for folder in (
-        "synthset",
-        "copy_paste_gwhd",
-        "copy_paste_all",
-        "synthset_gwhd",
-        "synthset_all",
-    ):
-        assert (repo / "models/seg" / folder / "model.safetensors").is_file()
+    evaluated = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["evaluate"]["foreach"]
+    assert set(evaluated) == {model_name(r, c) for r, columns in ROWS.items() for c in columns}
+    for folder in evaluated.values():
+        assert (repo / folder / "model.safetensors").is_file()
     table = json.loads((repo / "reports/table1.json").read_text())
-    assert set(table) == {"copy_paste", "synthset"}
-    for row in table.values():
-        assert set(row) == {"synthetic", "gwhd_finetune", "all_finetune"}
-        for cell in row.values():
+    assert set(table) == {"copy_paste", "synthset", "pseudo", "real_only"}
+    for row, cells in table.items():
+        assert set(cells) == set(ROWS[row])
+        for cell in cells.values():
             assert set(cell) == {"dice", "iou"}
             assert all(0 <= v <= 1 for v in cell.values())
     report = (repo / "reports/report.md").read_text()
     assert "| Copy-Paste (labeler) |" in report and "SynthSet (concat)" in report
+    assert "| reference: real only | — | — |" in report
     per_domain = json.loads(
-        (repo / "dvclive/evaluate_synthset/plots/custom/gwhd_finetune.json").read_text()
+        (repo / "dvclive/evaluate_synthset_gwhd/plots/custom/domains.json").read_text()
     )
     assert len(per_domain) == 18 and all(0 <= r["dice"] <= 1 for r in per_domain)
+    pseudo_run = json.loads((repo / "dvclive/train_seg_pseudo/metrics.json").read_text())
+    assert pseudo_run["train"]["loss"] > 0
 
 
 def test_second_repro_does_nothing_and_status_is_clean(reproduced):
@@ -179,10 +186,12 @@ def test_exp_run_reruns_only_what_the_generator_params_reach(reproduced):
 GENERATED_ONWARDS = {
     "generate",
     "coherence",
-    "train_seg",
+    "train_seg@synthset",
     "finetune_gwhd@synthset",
     "finetune_all@synthset",
     "evaluate@synthset",
+    "evaluate@synthset_gwhd",
+    "evaluate@synthset_all",
     "report",
 }
 

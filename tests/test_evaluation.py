@@ -21,7 +21,7 @@ from pipeline.evaluation import (
 from pipeline.io import write_pair
 from pipeline.layout import RawLayout
 from pipeline.params import Params
-from pipeline.report import COLUMNS, read_rows, table1_markdown
+from pipeline.report import ROWS, model_name, read_rows, table1_markdown
 from pipeline.segmentation import SegModelConfig
 
 
@@ -100,15 +100,19 @@ def test_resize_mask_stays_binary():
 
 
 def test_report_collects_every_row_and_column(tmp_path):
-    for row, value in (("copy_paste", 0.25), ("synthset", 0.5)):
-        folder = tmp_path / f"evaluate_{row}"
-        folder.mkdir()
-        metrics = {c: {"dice": value, "iou": value / 2} for c in COLUMNS}
-        (folder / "metrics.json").write_text(json.dumps({**metrics, "step": 0}))
-    table = read_rows(("copy_paste", "synthset"), tmp_path)
-    assert table["synthset"]["all_finetune"] == {"dice": 0.5, "iou": 0.25}
+    values = {"copy_paste": 0.25, "synthset": 0.5, "pseudo": 0.375, "real_only": 0.125}
+    for row, columns in ROWS.items():
+        for k, column in enumerate(columns):
+            folder = tmp_path / f"evaluate_{model_name(row, column)}"
+            folder.mkdir()
+            value = values[row] + k / 100
+            (folder / "metrics.json").write_text(json.dumps({"dice": value, "iou": value / 2}))
+    table = read_rows(ROWS, tmp_path)
+    assert table["synthset"]["all_finetune"] == {"dice": 0.52, "iou": 0.26}
+    assert table["real_only"] == {"gwhd_finetune": {"dice": 0.125, "iou": 0.0625}}
     text = table1_markdown(table, Params())
-    assert "| Copy-Paste (labeler) | 0.250 | 0.125 |" in text
+    assert "| Copy-Paste (labeler) | 0.250 | 0.125 | 0.260 | 0.130 | 0.270 | 0.135 |" in text
+    assert "| reference: real only | — | — | 0.125 | 0.062 | — | — |" in text
     assert "SynthSet (concat)" in text and "generated_pairs.png" in text
-    with pytest.raises(DataError, match="evaluate_other"):
-        read_rows(("other",), tmp_path)
+    with pytest.raises(DataError, match="evaluate_other_gwhd"):
+        read_rows({"other": ("gwhd_finetune",)}, tmp_path)

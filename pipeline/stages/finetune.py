@@ -5,8 +5,9 @@
 
 (dvc.yaml runs them under torchrun with dist.nproc processes.)
 `gwhd` fine-tunes the base model on the GWHD fine-tune set; `all` runs Najafian's self-training
-rounds on the pseudo-labelled real frames first. Writes models/seg/<row>_<mode>/ and
-dvclive/finetune_<mode>_<row>/.
+rounds on the pseudo-labelled real frames first. The base `scratch` is the downstream U-Net of
+train_seg, untrained: `gwhd real_only scratch` is the reference row "real only". Writes
+models/seg/<row>_<mode>/ and dvclive/finetune_<mode>_<row>/.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from pipeline.errors import run_stage
 from pipeline.finetuning import finetune_gwhd, frame_images, gwhd_finetune_set, self_train
 from pipeline.layout import RawLayout
 from pipeline.params import load_params
-from pipeline.segmentation import load_model, save_model
+from pipeline.segmentation import SegModelConfig, build_unet, load_model, save_model
 from pipeline.training import close_dist, init_dist, main_live
 
 log = logging.getLogger(__name__)
 
 FRAMES = Path("data/frames")
+SCRATCH = Path("scratch")
 
 
 def main() -> None:
@@ -37,7 +39,13 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params()
     p, seed = params.finetune, params.seed
-    model, config = load_model(args.base)
+    if args.base == SCRATCH:
+        sizes = params.prepare
+        config = SegModelConfig.from_params(params.train_seg, scale=sizes.sr_size / sizes.crop)
+        torch.manual_seed(seed)
+        model = build_unet(config)
+    else:
+        model, config = load_model(args.base)
     dist = init_dist()
     model.to(dist.device)
     layout = RawLayout(Path(params.data.root))

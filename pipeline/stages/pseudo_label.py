@@ -1,4 +1,11 @@
-"""Stage pseudo_label: the labeler labels every extracted frame (sigmoid >= threshold)."""
+"""Stage pseudo_label: label every extracted frame with the labeler, after `pseudo_label.rounds` of
+Najafian self-training on the frames, at the threshold of `pseudo_label.threshold_rule`.
+
+Writes data/pseudo (pairs + manifest), models/pseudo_labeler (the model that labelled them: the
+labeler itself after 0 rounds) and
+dvclive/pseudo_label: the threshold and mask fraction of the labels beside the annotated masks', and
+as a diagnostic the pseudo-labeler's Dice and IoU on the GWHD fine-tune set (it never trains on it).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,19 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import torch
+from dvclive import Live
 from tqdm import tqdm
 
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
+from pipeline.finetuning import frame_images, gwhd_finetune_set
 from pipeline.io import PairWriter, atomic_dir, read_manifest, read_rgb
+from pipeline.layout import RawLayout, read_scaled_pair
+from pipeline.metrics import PixelCounts
 from pipeline.params import load_params
-from pipeline.segmentation import load_model, predict_list
+from pipeline.pseudo_labeling import self_train_on_frames, threshold_of
+from pipeline.segmentation import load_model, predict_list, save_model
 from pipeline.training import default_device
 
 log = logging.getLogger(__name__)
@@ -20,41 +33,72 @@ log = logging.getLogger(__name__)
 FRAMES = Path("data/frames")
 MODEL = Path("models/labeler")
 OUT = Path("data/pseudo")
+PSEUDO_LABELER = Path("models/pseudo_labeler")
+LIVE = Path("dvclive/pseudo_label")
 GRID = Path("reports/pseudo_label.png")
 
 
 def main() -> None:
-    p = load_params().pseudo_label
+    params = load_params()
+    p, seed, frame_size = params.pseudo_label, params.seed, params.extract_frames.size
+    layout = RawLayout(Path(params.data.root))
+    annotated = [read_scaled_pair(pair, frame_size)[1] for pair in layout.annotated()]
+    annotated_fraction = float(np.mean([m.mean() for m in annotated]))
     manifest = read_manifest(FRAMES)
-    model, _ = load_model(MODEL)
+    model, config = load_model(MODEL)
     model.to(default_device())
+    torch.manual_seed(seed)
+    with Live(str(LIVE), dvcyaml=False, save_dvc_exp=False) as live:
+        frames = frame_images(FRAMES, config.scale)
+        thresholds = self_train_on_frames(
+            model, frames, p, params.train_labeler, annotated_fraction, seed, live
+        )
+        images = [read_rgb(FRAMES / path) for path in manifest["image"]]
+        probs = predict_list(model, images, p.batch_size)
+        threshold = threshold_of(probs, p, annotated_fraction)
+        gwhd_images, gwhd_masks = gwhd_finetune_set(layout, frame_size, config.scale)
+        counts = PixelCounts()
+        gwhd_probs = np.stack(predict_list(model, list(gwhd_images), p.batch_size))
+        counts.add(torch.from_numpy(gwhd_probs), torch.from_numpy(gwhd_masks), threshold)
+        fractions = [float((prob >= threshold).mean()) for prob in probs]
+        for key, value in {
+            "threshold": threshold,
+            "mask_fraction/pseudo": float(np.mean(fractions)),
+            "mask_fraction/annotated": annotated_fraction,
+            "mask_fraction/gwhd_finetune": float(gwhd_masks.mean()),
+            "gwhd_finetune/dice": counts.dice,
+            "gwhd_finetune/iou": counts.iou,
+        }.items():
+            live.log_metric(key, value, plot=False)
+        live.log_params({"rounds": p.rounds, "round_thresholds": thresholds})
+    save_model(model, config, PSEUDO_LABELER)
     show = set(np.linspace(0, len(manifest) - 1, min(8, len(manifest))).astype(int).tolist())
     shown = []
     with atomic_dir(OUT) as out:
         writer = PairWriter(out)
-        for start in tqdm(range(0, len(manifest), p.batch_size), desc="pseudo-label"):
-            rows = manifest.iloc[start : start + p.batch_size]
-            images = [read_rgb(FRAMES / path) for path in rows["image"]]
-            probs = predict_list(model, images, p.batch_size)
-            items = zip(rows.itertuples(), images, probs, strict=True)
-            for k, (row, image, prob) in enumerate(items):
-                mask = prob >= p.threshold
-                writer.add(
-                    row.id,
-                    image,
-                    mask,
-                    source=row.source,
-                    frame=row.frame,
-                    checkpoint=str(MODEL),
-                    threshold=p.threshold,
-                )
-                if start + k in show:
-                    shown.append((image, mask))
+        items = zip(manifest.itertuples(), images, probs, strict=True)
+        for k, (row, image, prob) in enumerate(tqdm(items, total=len(images), desc="write")):
+            mask = prob >= threshold
+            writer.add(
+                row.id,
+                image,
+                mask,
+                source=row.source,
+                frame=row.frame,
+                checkpoint=str(PSEUDO_LABELER if p.rounds else MODEL),
+                threshold=threshold,
+            )
+            if k in show:
+                shown.append((image, mask))
         labelled = writer.close()
     log.info(
-        "labelled %d frames, mean mask fraction %.3f",
+        "labelled %d frames at threshold %.3f, mean mask fraction %.3f (annotated %.3f); "
+        "GWHD fine-tune Dice %.3f",
         len(labelled),
+        threshold,
         float(labelled["mask_fraction"].mean()),
+        annotated_fraction,
+        counts.dice,
     )
     pair_grid(GRID, [s[0] for s in shown], [s[1] for s in shown], suptitle="pseudo-labels")
 

@@ -1,14 +1,23 @@
-"""Stage train_seg: the downstream U-Net trained only on the generated pairs (Table 1, col. 1)."""
+"""Stage train_seg (one per pre-training set, via dvc.yaml `foreach`):
+
+    python -m pipeline.stages.train_seg <row> <data>
+
+The downstream U-Net trained on one set of pairs at the generated pairs' scale (Table 1, col. 1):
+`synthset` on the generated pairs (data/generated), the reference row `pseudo` on the
+pseudo-labelled crops the generator learned from (the training split of data/prepared at
+prepare.sr_size). Writes models/seg/<row>/ and dvclive/train_seg_<row>/.
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 
 import torch
 
 from pipeline.errors import run_stage
-from pipeline.io import read_dataset
+from pipeline.io import read_training_pairs
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
 from pipeline.segmentation import SegModelConfig, build_unet, fit, save_model, split_pairs
@@ -16,30 +25,31 @@ from pipeline.training import close_dist, init_dist, main_live
 
 log = logging.getLogger(__name__)
 
-DATA = Path("data/generated")
-OUT = Path("models/seg/synthset")
-LIVE = Path("dvclive/train_seg")
-
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="train the downstream U-Net on a set of pairs")
+    parser.add_argument("row")
+    parser.add_argument("data", type=Path)
+    args = parser.parse_args()
     params = load_params()
-    p, seed = params.train_seg, params.seed
-    images, masks = read_dataset(DATA)
+    p, seed, sizes = params.train_seg, params.seed, params.prepare
+    images, masks = read_training_pairs(args.data, sizes.sr_size)
     train, val = split_pairs(images, masks, p.val_fraction, stage_rng(seed, "train_seg", "split"))
     n_val = 0 if val is None else len(val[0])
     torch.manual_seed(seed)
-    config = SegModelConfig.from_params(p, scale=params.prepare.sr_size / params.prepare.crop)
+    config = SegModelConfig.from_params(p, scale=sizes.sr_size / sizes.crop)
     model = build_unet(config)
+    out = Path("models/seg") / args.row
     dist = init_dist()
     try:
-        with main_live(LIVE, dist) as live:
+        with main_live(Path(f"dvclive/train_seg_{args.row}"), dist) as live:
             if live is not None:
                 info = {"encoder": p.encoder, "train_pairs": len(train[0]), "val_pairs": n_val}
-                live.log_params(info)
+                live.log_params({**info, "data": str(args.data)})
             fit(model, train, val, p, seed, live, dist)
         if dist.main:
-            save_model(model, config, OUT)
-            log.info("saved the segmentation model trained on generated pairs to %s", OUT)
+            save_model(model, config, out)
+            log.info("saved the U-Net trained on %s to %s", args.data, out)
     finally:
         close_dist(dist)
 

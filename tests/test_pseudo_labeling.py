@@ -1,0 +1,47 @@
+"""Pseudo-labelling: the fraction threshold rule and Najafian self-training rounds on frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from dvclive import Live
+
+from pipeline.params import PseudoLabelParams, SegTrainParams
+from pipeline.pseudo_labeling import fraction_threshold, self_train_on_frames, threshold_of
+from pipeline.segmentation import SegModelConfig, build_unet
+
+TINY = SegModelConfig("resnet18", 3, [16, 8, 8], size=16)
+
+
+def test_the_fraction_threshold_covers_the_asked_share():
+    rng = np.random.default_rng(0)
+    probs = [rng.random((8, 8)).astype(np.float32), rng.random((4, 6)).astype(np.float32)]
+    for fraction in (0.05, 0.12, 0.5):
+        t = fraction_threshold(probs, fraction)
+        covered = sum(int((p >= t).sum()) for p in probs) / sum(p.size for p in probs)
+        assert covered == pytest.approx(fraction, abs=1 / 88)
+    with pytest.raises(ValueError, match="mask fraction"):
+        fraction_threshold(probs, 0.0)
+
+
+def test_the_rule_picks_the_threshold():
+    probs = [np.linspace(0, 1, 100, dtype=np.float32).reshape(10, 10)]
+    assert threshold_of(probs, PseudoLabelParams(threshold=0.3), 0.2) == 0.3
+    rule = PseudoLabelParams(threshold=0.3, threshold_rule="annotated_fraction")
+    assert threshold_of(probs, rule, 0.2) == pytest.approx(0.8, abs=0.01)
+
+
+@pytest.mark.parametrize("rounds", [0, 2])
+def test_self_training_rounds_train_the_model_on_its_own_labels(tmp_path, rounds):
+    torch.manual_seed(0)
+    model = build_unet(TINY)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    frames = np.random.default_rng(1).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    p = PseudoLabelParams(rounds=rounds, epochs=1, threshold_rule="annotated_fraction")
+    fit_p = SegTrainParams(size=16, batch_size=2, epochs=9, val_fraction=0.5)
+    with Live(str(tmp_path / "live"), dvcyaml=False, save_dvc_exp=False) as live:
+        thresholds = self_train_on_frames(model, frames, p, fit_p, 0.25, seed=0, live=live)
+    assert len(thresholds) == rounds and all(0 < t < 1 for t in thresholds)
+    changed = any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert changed == (rounds > 0)
