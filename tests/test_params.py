@@ -22,7 +22,9 @@ def _keys(tree: dict, prefix: str = "") -> set[str]:
     return out
 
 
-@pytest.mark.parametrize("name", ["params.yaml", "profiles/smoke.yaml", "profiles/paper.yaml"])
+@pytest.mark.parametrize(
+    "name", ["params.yaml", "profiles/smoke.yaml", "profiles/paper.yaml", "profiles/field.yaml"]
+)
 def test_profiles_load_with_the_same_keys(name):
     load_params(ROOT / name)
     shipped = yaml.safe_load((ROOT / "params.yaml").read_text())
