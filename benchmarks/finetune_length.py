@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline.evaluation import quadrants
 from pipeline.finetuning import gwhd_finetune_set
 from pipeline.layout import RawLayout
 from pipeline.params import load_params
@@ -39,12 +40,6 @@ class Record:
         pass
 
 
-def quadrants(images: np.ndarray) -> np.ndarray:
-    """N×S×S[×C] -> 4N×(S/2)×(S/2)[×C]."""
-    h = images.shape[1] // 2
-    return np.concatenate([images[:, y : y + h, x : x + h] for y in (0, h) for x in (0, h)], axis=0)
-
-
 def val_curve(seed: int, epochs: int) -> list[float]:
     params = load_params()
     sizes = params.prepare
@@ -55,13 +50,15 @@ def val_curve(seed: int, epochs: int) -> list[float]:
     order = np.random.default_rng(seed).permutation(len(images))
     held = order[: len(images) // 4]
     kept = order[len(images) // 4 :]
+    val_images = np.stack([q for image in images[held] for q in quadrants(image)])
+    val_masks = np.stack([q for mask in masks[held] for q in quadrants(mask)])
     torch.manual_seed(seed)
     model = build_unet(config)
     record = Record()
     fit(
         model,
         (images[kept], masks[kept]),
-        (quadrants(images[held]), quadrants(masks[held])),
+        (val_images, val_masks),
         params.finetune.fit_params(config.size, epochs),
         seed,
         record,
