@@ -1,0 +1,91 @@
+"""`python -m pipeline.study NAME [--seeds K] [--grid full|reduced] [--jobs J]`: queue a study's
+DVC experiment grid, wait for it, and write reports/studies/NAME.{md,json} and its figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+import dvc.api
+
+from pipeline.errors import ParamsError, run_stage
+from pipeline.io import atomic_file
+from pipeline.study.collate import collate, experiment_name, markdown, paper_numbers
+from pipeline.study.experiments import Experiment, results, run
+from pipeline.study.figures import dice_bars, stacked
+from pipeline.study.grids import STUDIES
+
+SAMPLES = "reports/generated_pairs.png"
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.study", description=__doc__)
+    parser.add_argument("name", help=f"one of: {', '.join(STUDIES)}")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..K-1 (default 3)")
+    parser.add_argument("--grid", choices=("full", "reduced"), default="reduced")
+    parser.add_argument("--jobs", type=int, default=1, help="dvc queue workers (default 1)")
+    parser.add_argument("--out", type=Path, default=Path("reports/studies"))
+    parser.add_argument("--repo", type=Path, default=Path("."))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    if args.name not in STUDIES:
+        raise ParamsError(f"unknown study {args.name!r}; expected one of {', '.join(STUDIES)}")
+    if args.seeds < 1 or args.jobs < 1:
+        raise ParamsError("--seeds and --jobs must be at least 1")
+    study = STUDIES[args.name]
+    variants = study.variants(args.grid)
+    seeds = list(range(args.seeds))
+    grid = [
+        Experiment(experiment_name(study, v, s), {**v.params, "seed": str(s)})
+        for s in seeds
+        for v in variants
+    ]
+    begun = time.monotonic()
+    seconds = run(args.repo, grid, args.jobs)
+    wall = time.monotonic() - begun
+    found = results(args.repo)
+    numbers = collate(study, variants, seeds, found, paper_numbers(study.name))
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=args.repo, capture_output=True, text=True
+    ).stdout.strip()
+    numbers |= {
+        "grid": args.grid,
+        "commit": commit,
+        "wall_seconds": round(wall, 1),
+        "experiments": {
+            e.name: {"rev": found[e.name].rev, "seconds": round(seconds.get(e.name, 0.0), 1)}
+            for e in grid
+        },
+    }
+    out = args.repo / args.out
+    figures = [f"{study.name}.png", f"{study.name}_samples.png"]
+    dice_bars(out / figures[0], numbers)
+    pictures = []
+    for v in variants:
+        rev = found[experiment_name(study, v, 0)].rev
+        pictures.append((v.label, dvc.api.read(SAMPLES, repo=str(args.repo), rev=rev, mode="rb")))
+    stacked(out / figures[1], pictures)
+    ran = sum(1 for s in seconds.values() if s > 0)
+    timing = (
+        f"{len(grid)} experiments ({len(variants)} settings × {len(seeds)} seeds, grid "
+        f"`{args.grid}`) at commit {commit}; this run took {wall / 60:.1f} min wall time and ran "
+        f"{len(seconds)} of them ({ran} seen running), the rest were already finished."
+    )
+    command = f"python -m pipeline.study {study.name} --seeds {args.seeds} --grid {args.grid}"
+    text = markdown(numbers, command, timing, figures)
+    with atomic_file(out / f"{study.name}.json") as tmp:
+        tmp.write_text(json.dumps(numbers, indent=2) + "\n")
+    with atomic_file(out / f"{study.name}.md") as tmp:
+        tmp.write_text(text)
+    logging.getLogger(__name__).info("wrote %s", out / f"{study.name}.md")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,167 @@
+"""A study's experiments collated: mean and spread over seeds per row and column, with the paper's
+published numbers beside ours where they have been transcribed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from pipeline.study.experiments import Result, param
+from pipeline.study.grids import Study, Variant
+
+PAPER_NUMBERS = Path(__file__).with_name("paper.yaml")
+
+
+@dataclass(frozen=True)
+class Row:
+    """A row of a study's table: a label, the variant whose experiments feed it, a Table 1 row."""
+
+    label: str
+    variant: Variant
+    table_row: str
+
+
+def experiment_name(study: Study, variant: Variant, seed: int) -> str:
+    return f"{study.name}-{variant.slug}-s{seed}"
+
+
+def rows(study: Study, variants: tuple[Variant, ...]) -> list[Row]:
+    """One SynthSet row per variant, then the reference rows, read from the first variant."""
+    table = [Row(v.label, v, "synthset") for v in variants]
+    return table + [Row(label, variants[0], row) for row, label in study.references]
+
+
+def spread(values: list[float]) -> dict:
+    """Mean, sample standard deviation (ddof 1; 0 for one value), n and the values themselves."""
+    a = np.asarray(values, float)
+    std = float(a.std(ddof=1)) if len(a) > 1 else 0.0
+    return {"mean": float(a.mean()), "std": std, "n": len(a), "values": [float(v) for v in a]}
+
+
+def paper_numbers(study: str, path: Path = PAPER_NUMBERS) -> dict:
+    """{row label: {column header: {value, source}}} the paper publishes for this study."""
+    return (yaml.safe_load(path.read_text()) or {}).get(study) or {}
+
+
+def collate(
+    study: Study,
+    variants: tuple[Variant, ...],
+    seeds: list[int],
+    found: dict[str, Result],
+    paper: dict,
+) -> dict:
+    """The study's numbers: every cell's spread over seeds and each row's difference to the first
+    row paired by seed (seeds share every upstream stage, so pairing removes their noise)."""
+    table = []
+    for row in rows(study, variants):
+        cells = {}
+        for column in study.columns:
+            key = column.path(row.table_row)
+            if key is None:
+                continue
+            values = [
+                param(found[experiment_name(study, row.variant, s)].metrics[column.file], key)
+                for s in seeds
+            ]
+            if any(v is None for v in values):
+                continue
+            cells[column.header] = spread(values)
+        table.append(
+            {
+                "label": row.label,
+                "variant": row.variant.slug,
+                "row": row.table_row,
+                "params": row.variant.params,
+                "cells": cells,
+                "paper": paper.get(row.label, {}),
+            }
+        )
+    first = table[0]["cells"]
+    for entry in table[1:]:
+        entry["delta_to_first"] = {
+            header: spread(
+                [a - b for a, b in zip(cell["values"], first[header]["values"], strict=True)]
+            )
+            for header, cell in entry["cells"].items()
+            if header in first
+        }
+    return {
+        "study": study.name,
+        "title": study.title,
+        "paper_reference": study.paper,
+        "seeds": seeds,
+        "columns": [c.header for c in study.columns],
+        "rows": table,
+    }
+
+
+def _cell(cell: dict | None) -> str:
+    if cell is None:
+        return "—"
+    if cell["n"] == 1:
+        return f"{cell['mean']:.3f}"
+    return f"{cell['mean']:.3f} ± {cell['std']:.3f}"
+
+
+def markdown(numbers: dict, command: str, timing: str, figures: list[str]) -> str:
+    """The study report: our table (mean ± std over seeds), paired differences, the paper's."""
+    columns = numbers["columns"]
+    seeds = numbers["seeds"]
+    head = "| row | " + " | ".join(columns) + " |"
+    rule = "|---" * (len(columns) + 1) + "|"
+    lines = [
+        f"# Study `{numbers['study']}`: {numbers['title']}",
+        "",
+        f"Paper: {numbers['paper_reference']}. Command: `{command}`. {timing}",
+        "",
+        f"Ours: mean ± standard deviation over {len(seeds)} seeds ({', '.join(map(str, seeds))};"
+        " the `seed` param, which reaches every stage), Dice and IoU pooled over the pixels of"
+        " the GWHD test quadrants.",
+        "",
+        head,
+        rule,
+    ]
+    for row in numbers["rows"]:
+        lines.append(
+            f"| {row['label']} | " + " | ".join(_cell(row["cells"].get(c)) for c in columns) + " |"
+        )
+    first = numbers["rows"][0]["label"]
+    lines += [
+        "",
+        f"Difference to the first row ({first}), paired by seed, mean ± std over seeds: a"
+        " difference smaller than about twice its spread is noise at this number of seeds.",
+        "",
+        head,
+        rule,
+    ]
+    for row in numbers["rows"][1:]:
+        deltas = row.get("delta_to_first", {})
+        cells = [
+            f"{deltas[c]['mean']:+.3f}" + (f" ± {deltas[c]['std']:.3f}" if len(seeds) > 1 else "")
+            if c in deltas
+            else "—"
+            for c in columns
+        ]
+        lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+    lines += ["", "## The paper's published numbers", ""]
+    published = [r for r in numbers["rows"] if r["paper"]]
+    if published:
+        lines += ["Labelled **paper**: the paper's own values, not measured here.", "", head, rule]
+        for row in published:
+            cells = [
+                f"{row['paper'][c]['value']} (paper, {row['paper'][c]['source']})"
+                if c in row["paper"]
+                else "—"
+                for c in columns
+            ]
+            lines.append(f"| {row['label']} (paper) | " + " | ".join(cells) + " |")
+    else:
+        lines.append(
+            "None transcribed for this study: `pipeline/study/paper.yaml` holds the paper's"
+            " numbers, each with its table or figure, and has none for it yet."
+        )
+    lines += ["", "## Figures", ""] + [f"![{name}]({name})" for name in figures] + [""]
+    return "\n".join(lines)

@@ -1,0 +1,152 @@
+"""Run a grid of DVC experiments through `dvc queue` and read their params and metrics back."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from pipeline.errors import PipelineError
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("Queued", "Running")
+
+
+class StudyError(PipelineError):
+    """A DVC command of a study failed, or an experiment of the grid did not finish."""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One queued DVC experiment: its name and its `-S key=value` overrides."""
+
+    name: str
+    params: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished experiment as `dvc exp show --json` reports it."""
+
+    name: str
+    rev: str
+    params: dict
+    metrics: dict[str, dict]
+
+
+def dvc(repo: Path, *args: str) -> str:
+    """Run `dvc ARGS` in the repo; a failure is a StudyError with DVC's own message."""
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=repo, capture_output=True, text=True, env=env
+    )
+    if done.returncode != 0:
+        raise StudyError(f"dvc {' '.join(args)} failed: {(done.stderr or done.stdout).strip()}")
+    return done.stdout
+
+
+def results(repo: Path) -> dict[str, Result]:
+    """The finished experiments of the current commit, by name."""
+    found = {}
+    for baseline in json.loads(dvc(repo, "exp", "show", "--json", "--force")):
+        for exp in baseline.get("experiments") or ():
+            for rev in exp.get("revs") or ():
+                data = rev.get("data") or {}
+                if not rev.get("name") or not data.get("metrics"):
+                    continue
+                params = data.get("params", {}).get("params.yaml", {}).get("data", {})
+                metrics = {path: m.get("data", {}) for path, m in data["metrics"].items()}
+                found[rev["name"]] = Result(rev["name"], rev["rev"], params, metrics)
+    return found
+
+
+def param(params: dict, key: str):
+    """A dotted params.yaml key's value, or None."""
+    node = params
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def matches(result: Result, experiment: Experiment) -> bool:
+    """Whether a finished experiment ran with exactly these overrides (compared as YAML values)."""
+    return all(
+        param(result.params, key) == yaml.safe_load(value)
+        for key, value in experiment.params.items()
+    )
+
+
+def queue_status(repo: Path) -> dict[str, str]:
+    """{experiment name: status} of the tasks `dvc queue status` lists."""
+    status = {}
+    for line in dvc(repo, "queue", "status").splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[-1] in (*ACTIVE, "Success", "Failed"):
+            status[words[1]] = words[-1]
+    return status
+
+
+def run(repo: Path, experiments: list[Experiment], jobs: int, poll: float = 5.0) -> dict:
+    """Queue the experiments not already finished, run them with `jobs` workers and wait.
+
+    Returns {name: seconds} for the experiments run now (time seen running, to `poll` seconds).
+    """
+    done = results(repo)
+    todo = [e for e in experiments if not (e.name in done and matches(done[e.name], e))]
+    stale = [e.name for e in todo if e.name in done]
+    if stale:
+        dvc(repo, "exp", "remove", *stale)
+    for exp in todo:
+        overrides = [arg for key, value in exp.params.items() for arg in ("-S", f"{key}={value}")]
+        dvc(repo, "exp", "run", "--queue", "--name", exp.name, *overrides)
+    log.info("%d experiments queued, %d already finished", len(todo), len(experiments) - len(todo))
+    if not todo:
+        return {}
+    # the workers outlive `dvc queue start`: handing them our pipes would make us wait for them
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "queue", "start", "--jobs", str(jobs)],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )
+    names = {e.name for e in todo}
+    started: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    while True:
+        status = {n: s for n, s in queue_status(repo).items() if n in names}
+        now = time.monotonic()
+        for name, state in status.items():
+            if state == "Running":
+                started.setdefault(name, now)
+            elif state in ("Success", "Failed") and name not in seconds:
+                seconds[name] = now - started.get(name, now)
+        if not any(state in ACTIVE for state in status.values()):
+            break
+        time.sleep(poll)
+    failed = sorted(n for n, s in status.items() if s == "Failed")
+    missing = sorted(names - set(results(repo)))
+    if failed or missing:
+        logs = "\n".join(_tail(repo, name) for name in failed)
+        raise StudyError(f"experiments did not finish: {', '.join(failed or missing)}\n{logs}")
+    return seconds
+
+
+def _tail(repo: Path, name: str, lines: int = 20) -> str:
+    try:
+        text = dvc(repo, "queue", "logs", name)
+    except StudyError as err:
+        text = str(err)
+    return f"--- {name}:\n" + "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,192 @@
+"""The studies: which experiments each of the paper's tables and figures needs, and what to read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipeline.report import COLUMNS
+
+TABLE1 = "reports/table1.json"
+COHERENCE = "dvclive/coherence/metrics.json"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One setting of a study: a slug for experiment names, a row label, its `-S` overrides."""
+
+    slug: str
+    label: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One reported number: a metrics file, a dotted key (`{row}` is the Table 1 row) and a header.
+
+    A column without `{row}` describes the generated data, so only SynthSet rows get it.
+    """
+
+    file: str
+    key: str
+    header: str
+
+    def path(self, row: str) -> str | None:
+        if "{row}" not in self.key and row != "synthset":
+            return None
+        return self.key.format(row=row)
+
+
+@dataclass(frozen=True)
+class Study:
+    """A grid of experiments (variants × seeds) and the table it is collated into."""
+
+    name: str
+    title: str
+    paper: str  # where the paper has it
+    full: tuple[Variant, ...]
+    reduced: tuple[Variant, ...]
+    columns: tuple[Column, ...]
+    references: tuple[tuple[str, str], ...] = ()  # (Table 1 row, label) read from the first variant
+
+    def variants(self, grid: str) -> tuple[Variant, ...]:
+        return self.full if grid == "full" else self.reduced
+
+
+def _table1_columns(columns: tuple[str, ...] = COLUMNS) -> tuple[Column, ...]:
+    names = {"synthetic": "synthetic", "gwhd_finetune": "+ GWHD", "all_finetune": "+ all"}
+    return tuple(
+        Column(TABLE1, f"{{row}}.{c}.{k}", f"{names[c]} {metric}")
+        for c in columns
+        for k, metric in (("dice", "Dice"), ("iou", "IoU"))
+    )
+
+
+COHERENCE_COLUMNS = (
+    Column(COHERENCE, "labeler.dice", "labeler Dice on generated"),
+    Column(COHERENCE, "mask_fraction.generated_mean", "generated mask fraction"),
+)
+DOWNSTREAM = _table1_columns(("synthetic", "gwhd_finetune"))
+
+CONCAT = Variant("concat", "Concat", {"gen.arch": "concat", "gen.discriminator": "false"})
+CONCAT_D = Variant(
+    "concat-disc", "Concat + discriminator", {"gen.arch": "concat", "gen.discriminator": "true"}
+)
+SHARED = Variant(
+    "shared", "SharedEncoder", {"gen.arch": "shared_encoder", "gen.discriminator": "false"}
+)
+TWO = Variant("two", "TwoEncoder", {"gen.arch": "two_encoder", "gen.discriminator": "false"})
+TWO_D = Variant(
+    "two-disc",
+    "TwoEncoder + discriminator",
+    {"gen.arch": "two_encoder", "gen.discriminator": "true"},
+)
+ARCHS = {"concat": "Concat", "shared_encoder": "SharedEncoder", "two_encoder": "TwoEncoder"}
+
+
+def _sr(sampler: str, steps: int) -> Variant:
+    return Variant(
+        f"sr-{sampler}{steps}",
+        f"SR {sampler.upper()} {steps}",
+        {"generate.sr_sampler": sampler, "generate.sr_steps": str(steps), "generate.sr_eta": "0.0"},
+    )
+
+
+def _weights(arch: str, weights: str) -> Variant:
+    return Variant(
+        f"{arch.replace('_', '-')}-{weights.replace('_', '-')}",
+        f"{ARCHS[arch]}, `{weights}`",
+        {"gen.arch": arch, "gen.discriminator": "false", "select_gen.weights": weights},
+    )
+
+
+def _sampler(sampler: str, steps: int) -> Variant:
+    name = {"ddpm": "DDPM", "ddim": "DDIM", "dpmsolver++": "DPM-Solver++"}
+    return Variant(
+        f"gen-{sampler.replace('+', 'p')}{steps}",
+        f"{name[sampler]} {steps}",
+        {"generate.sampler": sampler, "generate.steps": str(steps), "generate.eta": "0.0"},
+    )
+
+
+WEIGHTS = ("final", "best_val", "min_jsd")
+
+STUDIES = {
+    s.name: s
+    for s in (
+        Study(
+            "table1",
+            "Table 1: generator architectures against Copy-Paste",
+            "Table 1, Fig. 4",
+            full=(CONCAT, CONCAT_D, SHARED, TWO, TWO_D),
+            reduced=(CONCAT, CONCAT_D),
+            columns=_table1_columns(),
+            references=(
+                ("copy_paste", "Copy-Paste (labeler)"),
+                ("pseudo", "reference: pseudo-labelled crops"),
+                ("real_only", "reference: real only"),
+            ),
+        ),
+        Study(
+            "sr_steps",
+            "Super-resolution sampler and steps",
+            "Appendix C, Tables 2-3, Fig. 6",
+            full=tuple(_sr("ddpm", n) for n in (1000, 500, 250, 100))
+            + tuple(_sr("ddim", n) for n in (500, 250, 100)),
+            reduced=(_sr("ddpm", 25), _sr("ddpm", 100), _sr("ddim", 25)),
+            columns=DOWNSTREAM + COHERENCE_COLUMNS,
+        ),
+        Study(
+            "weight_selection",
+            "Which generator weights to keep",
+            "Fig. 8",
+            full=tuple(_weights(a, w) for a in ARCHS for w in WEIGHTS),
+            reduced=tuple(_weights("concat", w) for w in WEIGHTS),
+            columns=DOWNSTREAM + COHERENCE_COLUMNS,
+        ),
+        Study(
+            "discriminator_schedule",
+            "Discriminator with and without the t_max schedule",
+            "Fig. 7",
+            full=(
+                CONCAT,
+                Variant(
+                    "disc-schedule",
+                    "discriminator, t_max schedule",
+                    {"gen.discriminator": "true", "gen.curriculum": "true"},
+                ),
+                Variant(
+                    "disc-no-schedule",
+                    "discriminator, no schedule",
+                    {"gen.discriminator": "true", "gen.curriculum": "false"},
+                ),
+            ),
+            reduced=(
+                Variant(
+                    "disc-schedule",
+                    "discriminator, t_max schedule",
+                    {"gen.discriminator": "true", "gen.curriculum": "true"},
+                ),
+                Variant(
+                    "disc-no-schedule",
+                    "discriminator, no schedule",
+                    {"gen.discriminator": "true", "gen.curriculum": "false"},
+                ),
+            ),
+            columns=DOWNSTREAM + COHERENCE_COLUMNS,
+        ),
+        Study(
+            "samplers",
+            "Generator sampler and steps against downstream Dice",
+            "beyond the paper",
+            full=(
+                _sampler("ddpm", 1000),
+                _sampler("ddim", 100),
+                _sampler("ddim", 50),
+                _sampler("dpmsolver++", 50),
+                _sampler("dpmsolver++", 20),
+            ),
+            reduced=(_sampler("ddpm", 100), _sampler("ddim", 50), _sampler("dpmsolver++", 20)),
+            columns=DOWNSTREAM + COHERENCE_COLUMNS,
+        ),
+    )
+}

@@ -1,0 +1,117 @@
+"""Study grids and their collation: every override is a real param, spreads and paired
+differences are right, the report shows every row and column and labels the paper's numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from pipeline.params import load_params
+from pipeline.study.collate import collate, experiment_name, markdown, paper_numbers
+from pipeline.study.experiments import Experiment, Result, matches
+from pipeline.study.grids import COHERENCE, STUDIES, TABLE1
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+@pytest.mark.parametrize("grid", ["full", "reduced"])
+def test_every_variant_is_a_valid_params_file(name, grid, tmp_path):
+    study = STUDIES[name]
+    variants = study.variants(grid)
+    assert len({v.slug for v in variants}) == len(variants)
+    for variant in variants:
+        for profile in ("params.yaml", "profiles/paper.yaml"):
+            params = yaml.safe_load((ROOT / profile).read_text())
+            for key, value in variant.params.items():
+                *parents, leaf = key.split(".")
+                node = params
+                for part in parents:
+                    node = node[part]
+                assert leaf in node, f"{name}/{variant.slug}: {key} is not a param"
+                node[leaf] = yaml.safe_load(value)
+            path = tmp_path / "params.yaml"
+            path.write_text(yaml.safe_dump(params))
+            load_params(path)
+
+
+def test_reduced_grids_are_smaller_and_table1_keeps_the_reference_rows():
+    for study in STUDIES.values():
+        assert len(study.reduced) < len(study.full)
+    references = [row for row, _ in STUDIES["table1"].references]
+    assert references == ["copy_paste", "pseudo", "real_only"]
+
+
+def _result(name: str, seed: int, shift: float, arch: str = "concat") -> Result:
+    table = {
+        row: {
+            col: {"dice": 0.5 + shift + 0.01 * seed, "iou": 0.3 + shift}
+            for col in ("synthetic", "gwhd_finetune", "all_finetune")
+        }
+        for row in ("copy_paste", "synthset", "pseudo")
+    }
+    table["real_only"] = {"gwhd_finetune": {"dice": 0.6 + 0.02 * seed, "iou": 0.4}}
+    coherence = {"labeler": {"dice": 0.7}, "mask_fraction": {"generated_mean": 0.1}}
+    params = {"seed": seed, "gen": {"arch": arch, "discriminator": shift > 0}}
+    return Result(name, f"rev{name}", params, {TABLE1: table, COHERENCE: coherence})
+
+
+def _found(study, seeds):
+    variants = study.reduced
+    return {
+        experiment_name(study, v, s): _result(experiment_name(study, v, s), s, 0.1 * i)
+        for i, v in enumerate(variants)
+        for s in seeds
+    }
+
+
+def test_collate_gives_mean_spread_and_paired_differences():
+    study = STUDIES["table1"]
+    numbers = collate(study, study.reduced, [0, 1], _found(study, [0, 1]), {})
+    labels = [row["label"] for row in numbers["rows"]]
+    assert labels == [
+        "Concat",
+        "Concat + discriminator",
+        "Copy-Paste (labeler)",
+        "reference: pseudo-labelled crops",
+        "reference: real only",
+    ]
+    concat = numbers["rows"][0]["cells"]["synthetic Dice"]
+    assert concat["mean"] == pytest.approx(0.505) and concat["values"] == [0.5, 0.51]
+    assert concat["std"] == pytest.approx(0.01 / 2**0.5)
+    paired = numbers["rows"][1]["delta_to_first"]["synthetic Dice"]
+    assert paired["mean"] == pytest.approx(0.1) and paired["std"] == pytest.approx(0, abs=1e-12)
+    real_only = numbers["rows"][-1]["cells"]
+    assert set(real_only) == {"+ GWHD Dice", "+ GWHD IoU"}
+
+
+def test_report_has_every_row_and_column_and_labels_the_paper(tmp_path):
+    study = STUDIES["table1"]
+    paper_file = tmp_path / "paper.yaml"
+    paper_file.write_text(
+        yaml.safe_dump({"table1": {"Concat": {"synthetic Dice": {"value": 0.7, "source": "T1"}}}})
+    )
+    paper = paper_numbers("table1", paper_file)
+    numbers = collate(study, study.reduced, [0, 1], _found(study, [0, 1]), paper)
+    text = markdown(numbers, "python -m pipeline.study table1", "", ["table1.png"])
+    header = next(line for line in text.splitlines() if line.startswith("| row |"))
+    assert header.count("|") == len(study.columns) + 2
+    for row in numbers["rows"]:
+        assert f"| {row['label']} |" in text
+    assert "| Concat | 0.505 ± 0.007 |" in text
+    assert "| Concat (paper) | 0.7 (paper, T1) |" in text
+    assert "no number" not in text and "None transcribed" not in text
+    json.dumps(numbers)  # the JSON written beside it
+
+
+def test_shipped_paper_numbers_file_loads_for_every_study():
+    for name in STUDIES:
+        assert isinstance(paper_numbers(name), dict)
+
+
+def test_a_finished_experiment_matches_only_its_own_overrides():
+    done = _result("x", 1, 0.0, arch="two_encoder")
+    assert matches(done, Experiment("x", {"gen.arch": "two_encoder", "seed": "1"}))
+    assert not matches(done, Experiment("x", {"gen.arch": "concat", "seed": "1"}))
+    assert not matches(done, Experiment("x", {"gen.arch": "two_encoder", "seed": "2"}))
