@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import yaml
 from PIL import Image
 
 from pipeline.report import ROWS, model_name
+from pipeline.study.grids import STUDIES
 from tests.conftest import REAL_DATA, ROOT
 
 pytestmark = pytest.mark.e2e
@@ -171,16 +173,39 @@ def test_second_repro_does_nothing_and_status_is_clean(reproduced):
     assert UP_TO_DATE in _dvc(reproduced, "status")
 
 
-def test_exp_run_reruns_only_what_the_generator_params_reach(reproduced):
-    out = _dvc(
-        reproduced, "exp", "run", "-S", "gen.arch=shared_encoder", "-S", "gen.discriminator=true"
-    )
-    assert _ran(out) == {"train_gen", "select_gen", *GENERATED_ONWARDS}, out
-    # the discriminator brings the t_max schedule (gen.curriculum: auto): t < 10 in epochs 0-4
-    assert json.loads((reproduced / "dvclive/train_gen/metrics.json").read_text())["t_max"] == 10
-    assert "gen.arch" in _dvc(reproduced, "exp", "show", "--csv")
-    diff = _dvc(reproduced, "metrics", "diff", "--all")
-    assert "reports/table1.json" in diff and "synthset.all_finetune.dice" in diff, diff
+def _would_rerun(repo: Path, **overrides) -> set[str]:
+    """The stages `dvc repro` would run after these params edits: the stages whose declared
+    params changed (`dvc status`) and everything downstream of them (`dvc dag`)."""
+    original = (repo / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    for key, value in overrides.items():
+        *section, leaf = key.split("__")
+        (params[section[0]] if section else params)[leaf] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        changed = set(json.loads(_dvc(repo, "status", "--json")))
+    finally:
+        (repo / "params.yaml").write_text(original)
+    edges = re.findall(r'"([^"]+)" -> "([^"]+)"', _dvc(repo, "dag", "--dot"))
+    reached, frontier = set(changed), list(changed)
+    while frontier:
+        stage = frontier.pop()
+        for a, b in edges:
+            if a == stage and b not in reached:
+                reached.add(b)
+                frontier.append(b)
+    return reached
+
+
+def test_generator_params_reach_only_the_generator_and_what_follows(reproduced):
+    rerun = _would_rerun(reproduced, gen__arch="shared_encoder", gen__discriminator=True)
+    assert rerun == {"train_gen", "select_gen", *GENERATED_ONWARDS}
+
+
+def test_selection_and_sr_sampler_reach_no_trainer_before_generation(reproduced):
+    rerun = _would_rerun(reproduced, select_gen__weights="best_val", generate__sr_steps=2)
+    assert rerun == {"select_gen", *GENERATED_ONWARDS}
+    assert _would_rerun(reproduced, seed=1) >= {"demo_field", "train_labeler", "report"}
 
 
 GENERATED_ONWARDS = {
@@ -196,19 +221,72 @@ GENERATED_ONWARDS = {
 }
 
 
-def _ran(out: str) -> set[str]:
-    return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+@pytest.fixture(scope="module")
+def study(reproduced) -> Path:
+    """The table1 study, reduced grid, two seeds: seed 0 comes from the run-cache of the repro."""
+    _run(reproduced, sys.executable, "-m", "pipeline.study", "table1", "--seeds", "2")
+    return reproduced
 
 
-def test_selection_and_sr_sampler_rerun_no_trainer_before_generation(reproduced):
-    out = _dvc(
-        reproduced, "exp", "run", "-S", "select_gen.weights=final", "-S", "generate.sr_steps=2"
+def test_table1_study_collates_every_row_and_column_over_two_seeds(study):
+    numbers = json.loads((study / "reports/studies/table1.json").read_text())
+    assert numbers["seeds"] == [0, 1] and numbers["grid"] == "reduced"
+    assert set(numbers["experiments"]) == {"concat-s0", "concat-s1"}
+    labels = [row["label"] for row in numbers["rows"]]
+    assert labels == [
+        "Concat",
+        "Copy-Paste (labeler)",
+        "reference: pseudo-labelled crops",
+        "reference: real only",
+    ]
+    for row in numbers["rows"]:
+        expected = STUDIES["table1"].columns if row["row"] != "real_only" else ()
+        headers = [c.header for c in expected] or ["+ GWHD Dice", "+ GWHD IoU"]
+        assert list(row["cells"]) == headers, row["label"]
+        for cell in row["cells"].values():
+            assert cell["n"] == 2 and len(cell["values"]) == 2
+            assert all(0 <= v <= 1 for v in cell["values"])
+            assert cell["std"] == pytest.approx(np.std(cell["values"], ddof=1))
+    spreads = [c["std"] for row in numbers["rows"] for c in row["cells"].values()]
+    assert max(spreads) > 0  # two seeds, two different results
+    report = (study / "reports/studies/table1.md").read_text()
+    for label in labels:
+        assert f"| {label} |" in report
+    assert "mean ± standard deviation over 2 seeds" in report
+    assert re.search(r"\| Concat \| \d\.\d{3} ± \d\.\d{3} \|", report)
+    assert "## The paper's published numbers" in report
+    for name in ("table1.png", "table1_samples.png"):
+        assert (study / "reports/studies" / name).stat().st_size > 1000
+
+
+def test_a_second_study_run_trains_nothing(study):
+    logs = _dvc(study, "queue", "logs", "concat-s0")  # the repro's seed: nothing to run
+    assert "Running stage" not in logs and "didn't change, skipping" in logs
+    out = _run(study, sys.executable, "-m", "pipeline.study", "table1", "--seeds", "2")
+    assert "0 experiments queued, 2 already finished" in out
+
+
+def test_ci_report_renders_the_metrics_and_plots_that_changed(study, tmp_path):
+    out = tmp_path / "ci"
+    _run(
+        study,
+        sys.executable,
+        "-m",
+        "pipeline.ci_report",
+        "--base",
+        "concat-s0",
+        "--head",
+        "concat-s1",
+        "--out",
+        str(out),
     )
-    assert _ran(out) == {"select_gen", *GENERATED_ONWARDS}, out
-    assert set(pd.read_csv(reproduced / "data/generated/manifest.csv")["sr_steps"]) == {2}
-    assert (reproduced / "models/generator/model.safetensors").read_bytes() == (
-        reproduced / "models/gen/final/model.safetensors"
-    ).read_bytes()
+    report = (out / "report.md").read_text()
+    assert "| reports/table1.json" in report and "synthset.synthetic.dice" in report
+    plots = sorted((out / "plots").glob("*.png"))
+    assert plots and all(p.stat().st_size > 1000 for p in plots)
+    assert all(f"]({p.relative_to(out)})" in report for p in plots)
+    pairs = sorted((out / "pairs").glob("*.png"))
+    assert [p.stem for p in pairs] == ["concat_s0", "concat_s1"]
 
 
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data folder {REAL_DATA} absent")

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     variants = study.variants(args.grid)
     seeds = list(range(args.seeds))
     grid = [
-        Experiment(experiment_name(study, v, s), {**v.params, "seed": str(s)})
+        Experiment(experiment_name(v, s), {**v.params, "seed": str(s)})
         for s in seeds
         for v in variants
     ]
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     dice_bars(out / figures[0], numbers)
     pictures = []
     for v in variants:
-        rev = found[experiment_name(study, v, 0)].rev
+        rev = found[experiment_name(v, 0)].rev
         pictures.append((v.label, dvc.api.read(SAMPLES, repo=str(args.repo), rev=rev, mode="rb")))
     stacked(out / figures[1], pictures)
     ran = sum(1 for s in seconds.values() if s > 0)

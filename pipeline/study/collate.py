@@ -24,8 +24,9 @@ class Row:
     table_row: str
 
 
-def experiment_name(study: Study, variant: Variant, seed: int) -> str:
-    return f"{study.name}-{variant.slug}-s{seed}"
+def experiment_name(variant: Variant, seed: int) -> str:
+    """Named by setting and seed, not by study: studies that share a setting share its runs."""
+    return f"{variant.slug}-s{seed}"
 
 
 def rows(study: Study, variants: tuple[Variant, ...]) -> list[Row]:
@@ -63,7 +64,7 @@ def collate(
             if key is None:
                 continue
             values = [
-                param(found[experiment_name(study, row.variant, s)].metrics[column.file], key)
+                param(found[experiment_name(row.variant, s)].metrics[column.file], key)
                 for s in seeds
             ]
             if any(v is None for v in values):

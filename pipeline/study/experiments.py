@@ -133,6 +133,7 @@ def run(repo: Path, experiments: list[Experiment], jobs: int, poll: float = 5.0)
                 started.setdefault(name, now)
             elif state in ("Success", "Failed") and name not in seconds:
                 seconds[name] = now - started.get(name, now)
+                log.info("%s: %s after %.0f s", name, state.lower(), seconds[name])
         if not any(state in ACTIVE for state in status.values()):
             break
         time.sleep(poll)

@@ -118,7 +118,7 @@ STUDIES = {
             "Table 1: generator architectures against Copy-Paste",
             "Table 1, Fig. 4",
             full=(CONCAT, CONCAT_D, SHARED, TWO, TWO_D),
-            reduced=(CONCAT, CONCAT_D),
+            reduced=(CONCAT,),
             columns=_table1_columns(),
             references=(
                 ("copy_paste", "Copy-Paste (labeler)"),
