@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+import torch
 import yaml
 
 from pipeline.params import load_params
+from pipeline.segmentation import SegModelConfig, build_unet, save_model
 from pipeline.study.collate import collate, experiment_name, markdown, paper_numbers
+from pipeline.study.embeddings import coverage, embed, spread
 from pipeline.study.experiments import Experiment, Result, matches
 from pipeline.study.grids import COHERENCE, STUDIES, TABLE1
 from tests.conftest import ROOT
@@ -122,3 +126,27 @@ def test_a_finished_experiment_matches_only_its_own_overrides():
     assert matches(done, Experiment("x", {"gen.arch": "two_encoder", "seed": "1"}))
     assert not matches(done, Experiment("x", {"gen.arch": "concat", "seed": "1"}))
     assert not matches(done, Experiment("x", {"gen.arch": "two_encoder", "seed": "2"}))
+
+
+def test_coverage_and_spread_of_embeddings():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=(200, 8))
+    assert coverage(reference, reference) == 1.0
+    assert spread(reference, reference) == pytest.approx(1.0)
+    far = reference + 100.0
+    assert coverage(reference, far) == 0.0
+    collapsed = np.repeat(reference[:1], 50, axis=0)
+    assert spread(reference, collapsed) == pytest.approx(0.0, abs=1e-12)
+    assert coverage(reference, collapsed) < 0.1
+    modes = np.concatenate([rng.normal(size=(100, 2)) - 10, rng.normal(size=(100, 2)) + 10])
+    assert coverage(modes, modes[:100]) == 0.5  # one of two modes reached
+
+
+def test_embed_gives_one_feature_vector_per_image(tmp_path):
+    config = SegModelConfig("mobilenet_v2", 4, [64, 32, 16, 8], size=32)
+    torch.manual_seed(0)
+    save_model(build_unet(config), config, tmp_path / "model")
+    images = np.random.default_rng(0).integers(0, 256, size=(3, 16, 16, 3), dtype=np.uint8)
+    features = embed(tmp_path / "model", images, batch_size=2)
+    assert features.shape[0] == 3 and features.ndim == 2
+    assert not np.allclose(features[0], features[1])

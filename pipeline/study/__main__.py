@@ -15,9 +15,10 @@ import dvc.api
 from pipeline.errors import ParamsError, run_stage
 from pipeline.io import atomic_file
 from pipeline.study.collate import collate, experiment_name, markdown, paper_numbers
-from pipeline.study.experiments import Experiment, results, run
+from pipeline.study.embeddings import ExperimentData, coverage, scatter, spread
+from pipeline.study.experiments import Experiment, param, results, run
 from pipeline.study.figures import dice_bars, stacked
-from pipeline.study.grids import STUDIES
+from pipeline.study.grids import EMBEDDINGS, STUDIES
 
 SAMPLES = "reports/generated_pairs.png"
 
@@ -31,6 +32,26 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("reports/studies"))
     parser.add_argument("--repo", type=Path, default=Path("."))
     return parser.parse_args(argv)
+
+
+def embedding_figure(repo, out, study, variants, seeds, found) -> str:
+    """Embed every experiment's generated images beside its training crops; add spread and
+    coverage to its metrics and draw the seed-0 experiments' PCA panels."""
+    panels = []
+    for s in seeds:
+        for v in variants:
+            result = found[experiment_name(v, s)]
+            data = ExperimentData(repo, result.rev, int(param(result.params, "prepare.sr_size")))
+            reference, generated, images = data.embeddings()
+            result.metrics[EMBEDDINGS] = {
+                "spread": spread(reference, generated),
+                "coverage": coverage(reference, generated),
+            }
+            if s == seeds[0]:
+                panels.append((v.label, reference, generated, images))
+    name = f"{study.name}_pca.png"
+    scatter(out / name, panels)
+    return name
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,6 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     seconds = run(args.repo, grid, args.jobs)
     wall = time.monotonic() - begun
     found = results(args.repo)
+    out = args.repo / args.out
+    figures = []
+    if study.embeddings:
+        figures.append(embedding_figure(args.repo, out, study, variants, seeds, found))
     numbers = collate(study, variants, seeds, found, paper_numbers(study.name))
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=args.repo, capture_output=True, text=True
@@ -64,22 +89,28 @@ def main(argv: list[str] | None = None) -> None:
             for e in grid
         },
     }
-    out = args.repo / args.out
-    figures = [f"{study.name}.png", f"{study.name}_samples.png"]
-    dice_bars(out / figures[0], numbers)
+    if any(c.endswith("Dice") for c in numbers["columns"]):
+        figures.append(f"{study.name}.png")
+        dice_bars(out / figures[-1], numbers)
     pictures = []
     for v in variants:
         rev = found[experiment_name(v, 0)].rev
         pictures.append((v.label, dvc.api.read(SAMPLES, repo=str(args.repo), rev=rev, mode="rb")))
-    stacked(out / figures[1], pictures)
-    ran = sum(1 for s in seconds.values() if s > 0)
+    figures.append(f"{study.name}_samples.png")
+    stacked(out / figures[-1], pictures)
     timing = (
         f"{len(grid)} experiments ({len(variants)} settings × {len(seeds)} seeds, grid "
-        f"`{args.grid}`) at commit {commit}; this run took {wall / 60:.1f} min wall time and ran "
-        f"{len(seconds)} of them ({ran} seen running), the rest were already finished."
+        f"`{args.grid}`) at commit {commit}: {len(seconds)} ran now, in {wall / 60:.1f} min"
     )
+    if seconds:
+        minutes = sorted(v / 60 for v in seconds.values())
+        timing += (
+            f" (per experiment: median {minutes[len(minutes) // 2]:.1f} min, "
+            f"{minutes[0]:.1f}-{minutes[-1]:.1f})"
+        )
+    timing += f"; {len(grid) - len(seconds)} were already finished."
     command = f"python -m pipeline.study {study.name} --seeds {args.seeds} --grid {args.grid}"
-    text = markdown(numbers, command, timing, figures)
+    text = markdown(numbers, command, timing, figures, study.note)
     with atomic_file(out / f"{study.name}.json") as tmp:
         tmp.write_text(json.dumps(numbers, indent=2) + "\n")
     with atomic_file(out / f"{study.name}.md") as tmp:

@@ -107,7 +107,7 @@ def _cell(cell: dict | None) -> str:
     return f"{cell['mean']:.3f} ± {cell['std']:.3f}"
 
 
-def markdown(numbers: dict, command: str, timing: str, figures: list[str]) -> str:
+def markdown(numbers: dict, command: str, timing: str, figures: list[str], note: str = "") -> str:
     """The study report: our table (mean ± std over seeds), paired differences, the paper's."""
     columns = numbers["columns"]
     seeds = numbers["seeds"]
@@ -118,9 +118,14 @@ def markdown(numbers: dict, command: str, timing: str, figures: list[str]) -> st
         "",
         f"Paper: {numbers['paper_reference']}. Command: `{command}`. {timing}",
         "",
+        *([note, ""] if note else []),
         f"Ours: mean ± standard deviation over {len(seeds)} seeds ({', '.join(map(str, seeds))};"
-        " the `seed` param, which reaches every stage), Dice and IoU pooled over the pixels of"
-        " the GWHD test quadrants.",
+        " the `seed` param, which reaches every stage)."
+        + (
+            " Dice and IoU pooled over the pixels of the GWHD test quadrants."
+            if any(c.endswith("Dice") for c in columns)
+            else ""
+        ),
         "",
         head,
         rule,

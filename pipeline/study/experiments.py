@@ -86,14 +86,28 @@ def matches(result: Result, experiment: Experiment) -> bool:
     )
 
 
-def queue_status(repo: Path) -> dict[str, str]:
-    """{experiment name: status} of the tasks `dvc queue status` lists."""
-    status = {}
+def queue_status(repo: Path) -> tuple[dict[str, str], int]:
+    """{experiment name: status} of the tasks `dvc queue status` lists, and the live workers."""
+    status, workers = {}, 0
     for line in dvc(repo, "queue", "status").splitlines():
         words = line.split()
-        if len(words) >= 3 and words[-1] in (*ACTIVE, "Success", "Failed"):
+        if line.startswith("Worker status:"):
+            workers = int(words[2]) + int(words[4])  # "N active, M idle"
+        elif len(words) >= 3 and words[-1] in (*ACTIVE, "Success", "Failed"):
             status[words[1]] = words[-1]
-    return status
+    return status, workers
+
+
+def start_workers(repo: Path, jobs: int) -> None:
+    """`dvc queue start`; the workers outlive it, so they must not hold our pipes."""
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "queue", "start", "--jobs", str(jobs)],
+        cwd=repo,
+        env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )
 
 
 def run(repo: Path, experiments: list[Experiment], jobs: int, poll: float = 5.0) -> dict:
@@ -112,21 +126,14 @@ def run(repo: Path, experiments: list[Experiment], jobs: int, poll: float = 5.0)
     log.info("%d experiments queued, %d already finished", len(todo), len(experiments) - len(todo))
     if not todo:
         return {}
-    # the workers outlive `dvc queue start`: handing them our pipes would make us wait for them
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    subprocess.run(
-        [sys.executable, "-m", "dvc", "queue", "start", "--jobs", str(jobs)],
-        cwd=repo,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=True,
-    )
+    start_workers(repo, jobs)
+    last_start = time.monotonic()
     names = {e.name for e in todo}
     started: dict[str, float] = {}
     seconds: dict[str, float] = {}
     while True:
-        status = {n: s for n, s in queue_status(repo).items() if n in names}
+        listed, workers = queue_status(repo)
+        status = {n: s for n, s in listed.items() if n in names}
         now = time.monotonic()
         for name, state in status.items():
             if state == "Running":
@@ -136,6 +143,9 @@ def run(repo: Path, experiments: list[Experiment], jobs: int, poll: float = 5.0)
                 log.info("%s: %s after %.0f s", name, state.lower(), seconds[name])
         if not any(state in ACTIVE for state in status.values()):
             break
+        if not workers and now - last_start > 30:  # a killed task can take its worker along
+            start_workers(repo, jobs)
+            last_start = now
         time.sleep(poll)
     failed = sorted(n for n, s in status.items() if s == "Failed")
     missing = sorted(names - set(results(repo)))

@@ -8,6 +8,7 @@ from pipeline.report import COLUMNS
 
 TABLE1 = "reports/table1.json"
 COHERENCE = "dvclive/coherence/metrics.json"
+EMBEDDINGS = "embeddings"  # computed by the study from each experiment's outputs, not a file
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Study:
     reduced: tuple[Variant, ...]
     columns: tuple[Column, ...]
     references: tuple[tuple[str, str], ...] = ()  # (Table 1 row, label) read from the first variant
+    embeddings: bool = False  # Fig. 9: embed each experiment's generated images
+    note: str = ""  # what the reader must know to read the table
 
     def variants(self, grid: str) -> tuple[Variant, ...]:
         return self.full if grid == "full" else self.reduced
@@ -142,6 +145,28 @@ STUDIES = {
             full=tuple(_weights(a, w) for a in ARCHS for w in WEIGHTS),
             reduced=tuple(_weights("concat", w) for w in WEIGHTS),
             columns=DOWNSTREAM + COHERENCE_COLUMNS,
+        ),
+        Study(
+            "embeddings",
+            "Spread and coverage of the generated images per weight selection",
+            "Fig. 9",
+            full=tuple(_weights(a, w) for a in ARCHS for w in WEIGHTS),
+            reduced=tuple(_weights("concat", w) for w in WEIGHTS),
+            columns=(
+                Column(EMBEDDINGS, "spread", "spread (variance ratio)"),
+                Column(EMBEDDINGS, "coverage", "coverage (k=5)"),
+                *COHERENCE_COLUMNS,
+            ),
+            embeddings=True,
+            note=(
+                "Embedding network: the deepest encoder features, averaged over space, of"
+                " `models/pseudo_labeler` (the U-Net trained on copy-paste pairs and self-trained"
+                " on the pseudo-labelled real frames; no downloaded weights), each image resized"
+                " to its training crop. spread: total variance of the generated images'"
+                " embeddings over that of the training crops (1: as spread). coverage: share of"
+                " training crops with a generated image inside the ball to their 5th-nearest"
+                " training neighbour (Naeem et al. 2020; 1: every mode reached)."
+            ),
         ),
         Study(
             "discriminator_schedule",
