@@ -12,6 +12,7 @@ import yaml
 
 from pipeline.params import load_params
 from pipeline.segmentation import SegModelConfig, build_unet, save_model
+from pipeline.study import experiments
 from pipeline.study.collate import collate, experiment_name, markdown, paper_numbers
 from pipeline.study.embeddings import coverage, embed, spread
 from pipeline.study.experiments import Experiment, Result, matches
@@ -150,3 +151,32 @@ def test_embed_gives_one_feature_vector_per_image(tmp_path):
     features = embed(tmp_path / "model", images, batch_size=2)
     assert features.shape[0] == 3 and features.ndim == 2
     assert not np.allclose(features[0], features[1])
+
+
+def test_only_successful_experiments_count_as_finished(monkeypatch):
+    def exp(name, state):
+        data = {
+            "params": {"params.yaml": {"data": {"seed": 1}}},
+            "metrics": {TABLE1: {"data": {"synthset": {}}}},
+        }
+        executor = {"state": state} if state else None
+        return {"revs": [{"rev": f"r{name}", "name": name, "data": data}], "executor": executor}
+
+    listing = [
+        {"rev": "workspace", "data": {}, "experiments": None},
+        {
+            "rev": "abc",
+            "data": {},
+            "experiments": [
+                exp("done", "success"),
+                exp("cleaned", None),  # a finished task removed from the queue
+                exp("failed", "failed"),
+                exp("running", "running"),
+                exp("queued", "queued"),
+            ],
+        },
+    ]
+    monkeypatch.setattr(experiments, "dvc", lambda repo, *args: json.dumps(listing))
+    found = experiments.results(ROOT)
+    assert sorted(found) == ["cleaned", "done"]
+    assert found["done"].params == {"seed": 1} and found["done"].rev == "rdone"

@@ -58,6 +58,9 @@ def results(repo: Path) -> dict[str, Result]:
     found = {}
     for baseline in json.loads(dvc(repo, "exp", "show", "--json", "--force")):
         for exp in baseline.get("experiments") or ():
+            # queued, running and failed ones are listed too, with their baseline's numbers
+            if (exp.get("executor") or {}).get("state", "success") != "success":
+                continue
             for rev in exp.get("revs") or ():
                 data = rev.get("data") or {}
                 if not rev.get("name") or not data.get("metrics"):
