@@ -6,27 +6,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from pipeline.errors import DataError, run_stage
+from pipeline.dvc_cli import dvc
+from pipeline.errors import run_stage
 from pipeline.io import atomic_dir
 
 PAIRS = "reports/generated_pairs.png"
-
-
-def dvc(repo: Path, *args: str) -> str:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "dvc", *args], cwd=repo, capture_output=True, text=True, env=env
-    )
-    if done.returncode != 0:
-        raise DataError(f"dvc {' '.join(args)} failed: {(done.stderr or done.stdout).strip()}")
-    return done.stdout
 
 
 def changed(spec: dict) -> bool:

@@ -84,12 +84,12 @@ def scatter(path: Path, panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarr
     fig = Figure(figsize=(4.2 * len(panels), 4.4), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     pca = PCA(n_components=2).fit(panels[0][1])
-    rng = np.random.default_rng(0)
     for ax, (title, reference, generated, images) in zip(axes, panels, strict=True):
         ref, gen = pca.transform(reference), pca.transform(generated)
         ax.scatter(*ref.T, s=6, c="0.7", label="training crops")
         ax.scatter(*gen.T, s=8, c="tab:red", label="generated")
-        for i in rng.choice(len(gen), size=min(10, len(gen)), replace=False):
+        shown = np.random.default_rng(0).choice(len(gen), size=min(10, len(gen)), replace=False)
+        for i in shown:  # the same pair indices in every panel
             box = AnnotationBbox(OffsetImage(images[i], zoom=0.45), gen[i], frameon=False)
             ax.add_artist(box)
         ax.set_title(title, fontsize=10)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.dvc_cli import ENV, dvc
 from pipeline.errors import PipelineError
 
 log = logging.getLogger(__name__)
@@ -40,17 +41,6 @@ class Result:
     rev: str
     params: dict
     metrics: dict[str, dict]
-
-
-def dvc(repo: Path, *args: str) -> str:
-    """Run `dvc ARGS` in the repo; a failure is a StudyError with DVC's own message."""
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "dvc", *args], cwd=repo, capture_output=True, text=True, env=env
-    )
-    if done.returncode != 0:
-        raise StudyError(f"dvc {' '.join(args)} failed: {(done.stderr or done.stdout).strip()}")
-    return done.stdout
 
 
 def results(repo: Path) -> dict[str, Result]:
@@ -106,7 +96,7 @@ def start_workers(repo: Path, jobs: int) -> None:
     subprocess.run(
         [sys.executable, "-m", "dvc", "queue", "start", "--jobs", str(jobs)],
         cwd=repo,
-        env={**os.environ, "DVC_NO_ANALYTICS": "1"},
+        env={**os.environ, **ENV},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         check=True,
@@ -123,6 +113,10 @@ def run(repo: Path, experiments: list[Experiment], jobs: int, poll: float = 5.0)
     stale = [e.name for e in todo if e.name in done]
     if stale:
         dvc(repo, "exp", "remove", *stale)
+    listed = queue_status(repo)[0]
+    failed = [e.name for e in todo if listed.get(e.name) == "Failed"]
+    if failed:  # a failed task keeps its name: clear it so the experiment can be queued again
+        dvc(repo, "queue", "remove", *failed)
     for exp in todo:
         overrides = [arg for key, value in exp.params.items() for arg in ("-S", f"{key}={value}")]
         dvc(repo, "exp", "run", "--queue", "--name", exp.name, *overrides)
@@ -161,6 +155,6 @@ def run(repo: Path, experiments: list[Experiment], jobs: int, poll: float = 5.0)
 def _tail(repo: Path, name: str, lines: int = 20) -> str:
     try:
         text = dvc(repo, "queue", "logs", name)
-    except StudyError as err:
+    except PipelineError as err:
         text = str(err)
     return f"--- {name}:\n" + "\n".join(text.splitlines()[-lines:])

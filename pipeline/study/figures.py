@@ -18,7 +18,7 @@ def dice_bars(path: Path, numbers: dict) -> None:
     columns = [c for c in numbers["columns"] if c.endswith("Dice")]
     table = numbers["rows"]
     width = 0.8 / len(table)
-    fig = Figure(figsize=(1.6 + 2.2 * len(columns), 4.2), layout="constrained")
+    fig = Figure(figsize=(3.6 + 2.2 * len(columns), 4.2), layout="constrained")
     ax = fig.subplots()
     for i, row in enumerate(table):
         x = np.arange(len(columns)) + (i - (len(table) - 1) / 2) * width
@@ -37,7 +37,7 @@ def dice_bars(path: Path, numbers: dict) -> None:
     ax.set_xticks(np.arange(len(columns)), columns)
     ax.set_ylabel("Dice (GWHD test quadrants)")
     ax.set_title(f"{numbers['study']}: mean ± std over seeds {numbers['seeds']} (dots: seeds)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     with atomic_file(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
 
