@@ -16,9 +16,9 @@ from pipeline.errors import ParamsError, run_stage
 from pipeline.io import atomic_file
 from pipeline.study.collate import collate, experiment_name, markdown, paper_numbers
 from pipeline.study.embeddings import ExperimentData, coverage, scatter, spread
-from pipeline.study.experiments import Experiment, param, results, run
+from pipeline.study.experiments import Experiment, Result, param, results, run
 from pipeline.study.figures import dice_bars, stacked
-from pipeline.study.grids import EMBEDDINGS, STUDIES
+from pipeline.study.grids import EMBEDDINGS, STUDIES, Study, Variant
 
 SAMPLES = "reports/generated_pairs.png"
 
@@ -34,7 +34,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def embedding_figure(repo, out, study, variants, seeds, found) -> str:
+def embedding_figure(
+    repo: Path,
+    out: Path,
+    study: Study,
+    variants: tuple[Variant, ...],
+    seeds: list[int],
+    found: dict[str, Result],
+) -> str:
     """Embed every experiment's generated images beside its training crops; add spread and
     coverage to its metrics and draw the seed-0 experiments' PCA panels."""
     panels = []

@@ -53,5 +53,8 @@ def stacked(path: Path, pictures: list[tuple[str, bytes]]) -> None:
         ax.imshow(image)
         ax.set_title(title, fontsize=11, loc="left")
         ax.axis("off")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=60)
+    picture = Image.open(buffer).convert("RGB").quantize(colors=256)  # a fifth of the bytes
     with atomic_file(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=70)
+        picture.save(tmp, format="PNG", optimize=True)
