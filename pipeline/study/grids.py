@@ -83,6 +83,17 @@ TWO_D = Variant(
     "TwoEncoder + discriminator",
     {"gen.arch": "two_encoder", "gen.discriminator": "true"},
 )
+DISC_SCHEDULES = tuple(
+    Variant(
+        f"disc-{slug}",
+        f"discriminator, {label}",
+        {"gen.discriminator": "true", "gen.curriculum": curriculum},
+    )
+    for slug, label, curriculum in (
+        ("schedule", "t_max schedule", "true"),
+        ("no-schedule", "no schedule", "false"),
+    )
+)
 ARCHS = {"concat": "Concat", "shared_encoder": "SharedEncoder", "two_encoder": "TwoEncoder"}
 
 
@@ -172,31 +183,8 @@ STUDIES = {
             "discriminator_schedule",
             "Discriminator with and without the t_max schedule",
             "Fig. 7",
-            full=(
-                CONCAT,
-                Variant(
-                    "disc-schedule",
-                    "discriminator, t_max schedule",
-                    {"gen.discriminator": "true", "gen.curriculum": "true"},
-                ),
-                Variant(
-                    "disc-no-schedule",
-                    "discriminator, no schedule",
-                    {"gen.discriminator": "true", "gen.curriculum": "false"},
-                ),
-            ),
-            reduced=(
-                Variant(
-                    "disc-schedule",
-                    "discriminator, t_max schedule",
-                    {"gen.discriminator": "true", "gen.curriculum": "true"},
-                ),
-                Variant(
-                    "disc-no-schedule",
-                    "discriminator, no schedule",
-                    {"gen.discriminator": "true", "gen.curriculum": "false"},
-                ),
-            ),
+            full=(CONCAT, *DISC_SCHEDULES),
+            reduced=DISC_SCHEDULES,
             columns=DOWNSTREAM + COHERENCE_COLUMNS,
         ),
         Study(
