@@ -123,6 +123,8 @@ def _sampler(sampler: str, steps: int) -> Variant:
 
 
 WEIGHTS = ("final", "best_val", "min_jsd")
+WEIGHTS_FULL = tuple(_weights(a, w) for a in ARCHS for w in WEIGHTS)  # weight_selection, embeddings
+WEIGHTS_REDUCED = tuple(_weights("concat", w) for w in WEIGHTS)
 
 STUDIES = {
     s.name: s
@@ -153,16 +155,16 @@ STUDIES = {
             "weight_selection",
             "Which generator weights to keep",
             "Fig. 8",
-            full=tuple(_weights(a, w) for a in ARCHS for w in WEIGHTS),
-            reduced=tuple(_weights("concat", w) for w in WEIGHTS),
+            full=WEIGHTS_FULL,
+            reduced=WEIGHTS_REDUCED,
             columns=DOWNSTREAM + COHERENCE_COLUMNS,
         ),
         Study(
             "embeddings",
             "Spread and coverage of the generated images per weight selection",
             "Fig. 9",
-            full=tuple(_weights(a, w) for a in ARCHS for w in WEIGHTS),
-            reduced=tuple(_weights("concat", w) for w in WEIGHTS),
+            full=WEIGHTS_FULL,
+            reduced=WEIGHTS_REDUCED,
             columns=(
                 Column(EMBEDDINGS, "spread", "spread (variance ratio)"),
                 Column(EMBEDDINGS, "coverage", "coverage (k=5)"),
