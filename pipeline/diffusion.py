@@ -6,15 +6,22 @@ clipped to [-1, 1] throughout."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers import (
+    DDIMScheduler,
+    DDPMScheduler,
+    DPMSolverMultistepScheduler,
+    UniPCMultistepScheduler,
+)
 from torch import Tensor, nn
 from tqdm import tqdm
 
 T = 1000
-SAMPLERS = ("ddpm", "ddim", "dpmsolver++")
+SAMPLERS = ("ddpm", "ddim", "dpmsolver++", "unipc")
 PREDICTIONS = ("epsilon", "v")
 
 _SCHEDULE = {
@@ -45,6 +52,10 @@ def make_scheduler(sampler: str, eta: float = 0.0):
     if sampler == "ddim":
         return DDIMScheduler(**_SCHEDULE, clip_sample=True, clip_sample_range=1.0)
     # Thresholding with sample_max_value = 1 is plain clamping of x0 to [-1, 1].
+    if sampler == "unipc":
+        return UniPCMultistepScheduler(
+            **_SCHEDULE, solver_order=2, predict_x0=True, thresholding=True, sample_max_value=1.0
+        )
     return DPMSolverMultistepScheduler(
         **_SCHEDULE,
         algorithm_type="dpmsolver++",
@@ -222,7 +233,9 @@ def sample(
     scheduler = make_scheduler(sampler, eta)
     device = torch.device(device) if device is not None else _model_device(model)
     scheduler.set_timesteps(steps, device=device)
-    step_kwargs = {"generator": generator, **({"eta": eta} if sampler == "ddim" else {})}
+    step_kwargs = {"eta": eta} if sampler == "ddim" else {}
+    if "generator" in inspect.signature(scheduler.step).parameters:  # UniPC draws no noise
+        step_kwargs["generator"] = generator
     extra = () if cond is None else (cond.to(device),)
     x = start_noise(shape, generator).to(device)
     for t in tqdm(scheduler.timesteps.tolist(), desc=sampler, disable=not progress):

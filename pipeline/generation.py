@@ -49,6 +49,7 @@ class GenerationSpec:
     sr_sampler: str
     sr_steps: int
     sr_eta: float
+    pair_set: int = 0  # pairs pair_set·n … pair_set·n + n - 1
 
 
 @dataclass
@@ -144,9 +145,12 @@ class Generation:
         self.fingerprint = json.dumps({**asdict(spec), **self.digests, **made_on}, sort_keys=True)
 
     def batches(self) -> list[list[int]]:
-        """The fixed runs of batch_size consecutive pair indices."""
+        """The fixed runs of batch_size consecutive pair indices of the pair set."""
         n, size = self.spec.n, self.spec.batch_size
-        return [list(range(start, min(n, start + size))) for start in range(0, n, size)]
+        first = self.spec.pair_set * n
+        return [
+            list(range(first + start, first + min(n, start + size))) for start in range(0, n, size)
+        ]
 
     def open_staging(self, staging: Path) -> None:
         """Keep a staging folder made with the same fingerprint; start afresh otherwise."""

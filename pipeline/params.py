@@ -14,6 +14,7 @@ import yaml
 from pipeline.errors import ParamsError
 
 PARAMS_FILE = Path("params.yaml")
+Sampler = Literal["ddpm", "ddim", "dpmsolver++", "unipc"]  # pipeline.diffusion.SAMPLERS
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ class GenParams:
     eval_every: int = 10
     val_timesteps: int = 10
     jsd_samples: int = 64
-    jsd_sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddim"
+    jsd_sampler: Sampler = "ddim"
     jsd_steps: int = 25
     checkpoint_every: int = 5
 
@@ -225,7 +226,7 @@ class SRParams:
     eval_every: int = 10
     val_timesteps: int = 5
     eval_samples: int = 16
-    eval_sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddim"
+    eval_sampler: Sampler = "ddim"
     eval_steps: int = 20
     checkpoint_every: int = 5
 
@@ -241,7 +242,7 @@ class SelectGenParams:
     """Which kept generator weights go downstream, and the sampler of their sample figure."""
 
     weights: Literal["final", "best_val", "min_jsd"] = "min_jsd"
-    sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddim"
+    sampler: Sampler = "ddim"
     steps: int = 25
 
     def check(self, section: str) -> None:
@@ -250,21 +251,25 @@ class SelectGenParams:
 
 @dataclass(frozen=True)
 class GenerateParams:
-    """Dataset generation: n pairs, the generator's sampler, then the super-resolver's (of the
-    kept SR weights `sr_weights`)."""
+    """Dataset generation: n pairs (set `pair_set`: pairs pair_set·n … pair_set·n + n - 1, each
+    seeded by its index), the generator's sampler, then the super-resolver's (of the kept SR
+    weights `sr_weights`)."""
 
     n: int = 160
+    pair_set: int = 0
     batch_size: int = 32
-    sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddpm"
+    sampler: Sampler = "ddpm"
     steps: int = 1000
     eta: float = 0.0
     sr_weights: Literal["final", "best_val"] = "final"
-    sr_sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "ddim"
+    sr_sampler: Sampler = "ddim"
     sr_steps: int = 100
     sr_eta: float = 0.0
 
     def check(self, section: str) -> None:
         _positive(self, section, "n", "batch_size")
+        if self.pair_set < 0:
+            raise ParamsError(f"{section}.pair_set must not be negative, got {self.pair_set}")
         _check_sampler(section, self.sampler, self.steps, self.eta)
         _check_sampler(section, self.sr_sampler, self.sr_steps, self.sr_eta, prefix="sr_")
 

@@ -135,7 +135,13 @@ def _point_mass_oracle(c: torch.Tensor):
 
 @pytest.mark.parametrize(
     ("sampler", "steps", "eta"),
-    [("ddpm", 1000, 0.0), ("ddim", 50, 0.0), ("ddim", 50, 1.0), ("dpmsolver++", 20, 0.0)],
+    [
+        ("ddpm", 1000, 0.0),
+        ("ddim", 50, 0.0),
+        ("ddim", 50, 1.0),
+        ("dpmsolver++", 20, 0.0),
+        ("unipc", 20, 0.0),
+    ],
 )
 def test_samplers_recover_a_point_mass_deterministically(sampler, steps, eta):
     c = torch.tensor([0.5, -0.3, 0.95, -1.0]).view(1, 4, 1, 1)

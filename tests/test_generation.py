@@ -162,3 +162,17 @@ def test_staged_pairs_of_other_params_are_discarded(tmp_path, nets, monkeypatch)
     (tmp_path / "staging/rows/000000.csv").write_text("id\nstale\n")
     manifest = _generation(nets, replace(SPEC, steps=5)).run(tmp_path / "out", tmp_path / "staging")
     assert "stale" not in set(manifest["id"]) and len(manifest) == SPEC.n
+
+
+def test_pair_set_one_is_the_next_n_pairs_of_the_same_weights(tmp_path, nets):
+    six = _generation(nets, replace(SPEC, n=6)).run(tmp_path / "six", tmp_path / "staging")
+    second = _generation(nets, replace(SPEC, n=3, pair_set=1))
+    manifest = second.run(tmp_path / "second", tmp_path / "staging")
+    assert list(manifest["index"]) == [3, 4, 5]
+    later = six[six["index"] >= 3].reset_index(drop=True)
+    assert list(manifest["id"]) == list(later["id"])
+    for column in ("image", "mask", "lowres_mask"):
+        for ours, theirs in zip(manifest[column], later[column], strict=True):
+            a = np.asarray(Image.open(tmp_path / "second" / ours)).astype(int)
+            b = np.asarray(Image.open(tmp_path / "six" / theirs)).astype(int)
+            assert np.abs(a - b).max() <= (0 if "mask" in column else 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import typing
 
 import pytest
 import yaml
@@ -137,3 +138,13 @@ def test_the_paper_profile_is_the_paper():
     for key, value in PAPER.items():
         section, name = key.split(".")
         assert getattr(getattr(params, section), name) == value, key
+
+
+def test_every_sampler_of_the_diffusion_module_is_a_valid_param(smoke_params, write_params):
+    from pipeline.diffusion import SAMPLERS
+    from pipeline.params import Sampler
+
+    assert typing.get_args(Sampler) == SAMPLERS
+    for name in SAMPLERS:
+        smoke_params["generate"]["sampler"] = name
+        assert load_params(write_params(smoke_params)).generate.sampler == name

@@ -13,8 +13,16 @@ import yaml
 from pipeline.params import load_params
 from pipeline.segmentation import SegModelConfig, build_unet, save_model
 from pipeline.study import experiments
-from pipeline.study.collate import collate, experiment_name, markdown, paper_numbers
-from pipeline.study.embeddings import coverage, embed, spread
+from pipeline.study.collate import (
+    collate,
+    experiment_name,
+    fastest_not_worse,
+    markdown,
+    paper_numbers,
+    spread,
+)
+from pipeline.study.embeddings import coverage, embed
+from pipeline.study.embeddings import spread as embedding_spread
 from pipeline.study.experiments import Experiment, Result, matches
 from pipeline.study.grids import COHERENCE, STUDIES, TABLE1
 from tests.conftest import ROOT
@@ -133,11 +141,11 @@ def test_coverage_and_spread_of_embeddings():
     rng = np.random.default_rng(0)
     reference = rng.normal(size=(200, 8))
     assert coverage(reference, reference) == 1.0
-    assert spread(reference, reference) == pytest.approx(1.0)
+    assert embedding_spread(reference, reference) == pytest.approx(1.0)
     far = reference + 100.0
     assert coverage(reference, far) == 0.0
     collapsed = np.repeat(reference[:1], 50, axis=0)
-    assert spread(reference, collapsed) == pytest.approx(0.0, abs=1e-12)
+    assert embedding_spread(reference, collapsed) == pytest.approx(0.0, abs=1e-12)
     assert coverage(reference, collapsed) < 0.1
     modes = np.concatenate([rng.normal(size=(100, 2)) - 10, rng.normal(size=(100, 2)) + 10])
     assert coverage(modes, modes[:100]) == 0.5  # one of two modes reached
@@ -180,3 +188,76 @@ def test_only_successful_experiments_count_as_finished(monkeypatch):
     found = experiments.results(ROOT)
     assert sorted(found) == ["cleaned", "done"]
     assert found["done"].params == {"seed": 1} and found["done"].rev == "rdone"
+
+
+def _timed_row(label: str, dice: list[float], seconds: float, first: list[float] | None) -> dict:
+    cells = {"synthetic Dice": spread(dice), "s": spread([seconds] * 3)}
+    row = {"label": label, "cells": cells, "paper": {}}
+    if first is not None:
+        deltas = [a - b for a, b in zip(dice, first, strict=True)]
+        row["delta_to_first"] = {"synthetic Dice": spread(deltas)}
+    return row
+
+
+def test_the_fastest_setting_is_the_fastest_not_worse_than_the_first_row():
+    base = [0.60, 0.62, 0.58]
+    numbers = {
+        "seeds": [0, 1, 2],
+        "columns": ["synthetic Dice", "s"],
+        "rows": [
+            _timed_row("DDPM 1000", base, 10.0, None),
+            _timed_row("clearly worse", [0.50, 0.515, 0.48], 0.5, base),
+            _timed_row("noise", [0.61, 0.60, 0.585], 2.0, base),
+            _timed_row("better", [0.65, 0.66, 0.64], 3.0, base),
+        ],
+    }
+    fastest = fastest_not_worse(numbers, "s")
+    assert fastest["label"] == "noise"
+    assert fastest["not_worse"] == ["DDPM 1000", "noise", "better"]
+    assert fastest_not_worse({**numbers, "seeds": [0]}, "s") is None
+    text = markdown(
+        {**numbers, "study": "samplers", "title": "t", "paper_reference": "-", "fastest": fastest},
+        "cmd",
+        "",
+        [],
+    )
+    assert "Fastest setting not worse than DDPM 1000: noise." in text
+
+
+def test_generation_is_timed_with_the_experiments_own_weights_and_samplers(tmp_path, monkeypatch):
+    from pipeline.diffusion_training import save_net
+    from pipeline.nets.paired_unet import PairedUNetConfig, build_generator
+    from pipeline.nets.sr_unet import SRUNetConfig, build_sr
+    from pipeline.study import timing
+
+    tiny = {"widths": (8, 16), "layers_per_level": 1, "heads": 2, "time_dim": 16}
+    store = tmp_path / "rev" / "models"
+    gen, sr = (
+        PairedUNetConfig(**tiny, sample_size=8),
+        SRUNetConfig(**tiny, sample_size=16, factor=2),
+    )
+    save_net(build_generator(gen), gen, store / "generator")
+    save_net(build_sr(sr), sr, store / "sr" / "final")
+    fetched = []
+
+    def fetch(repo, rev, path, into):
+        fetched.append((rev, path))
+        return tmp_path / rev / path
+
+    monkeypatch.setattr(timing, "fetch", fetch)
+    generate = {"sr_weights": "final", "eta": 0.0, "sr_sampler": "ddim", "sr_steps": 2, "sr_eta": 0}
+    seconds = {
+        steps: timing.seconds_per_pair(
+            tmp_path,
+            Result(
+                "e",
+                "rev",
+                {"seed": 0, "generate": {**generate, "sampler": "ddim", "steps": steps}},
+                {},
+            ),
+            pairs=2,
+        )
+        for steps in (2, 40)
+    }
+    assert ("rev", "models/sr/final") in fetched
+    assert seconds[40] > 5 * seconds[2]

@@ -46,6 +46,7 @@ def main() -> None:
         sr_sampler=g.sr_sampler,
         sr_steps=g.sr_steps,
         sr_eta=g.sr_eta,
+        pair_set=g.pair_set,
     )
     generation = Generation(
         spec,

@@ -14,11 +14,18 @@ import dvc.api
 
 from pipeline.errors import ParamsError, run_stage
 from pipeline.io import atomic_file
-from pipeline.study.collate import collate, experiment_name, markdown, paper_numbers
-from pipeline.study.embeddings import ExperimentData, coverage, scatter, spread
+from pipeline.study.collate import (
+    collate,
+    experiment_name,
+    fastest_not_worse,
+    markdown,
+    paper_numbers,
+)
+from pipeline.study.embeddings import coverage, experiment_embeddings, scatter, spread
 from pipeline.study.experiments import Experiment, Result, param, results, run
 from pipeline.study.figures import dice_bars, stacked
-from pipeline.study.grids import EMBEDDINGS, STUDIES, Study, Variant
+from pipeline.study.grids import EMBEDDINGS, SECONDS_PER_PAIR, STUDIES, TIMING, Study, Variant
+from pipeline.study.timing import seconds_per_pair
 
 SAMPLES = "reports/generated_pairs.png"
 
@@ -48,8 +55,8 @@ def embedding_figure(
     for s in seeds:
         for v in variants:
             result = found[experiment_name(v, s)]
-            data = ExperimentData(repo, result.rev, int(param(result.params, "prepare.sr_size")))
-            reference, generated, images = data.embeddings()
+            sr_size = int(param(result.params, "prepare.sr_size"))
+            reference, generated, images = experiment_embeddings(repo, result.rev, sr_size)
             result.metrics[EMBEDDINGS] = {
                 "spread": spread(reference, generated),
                 "coverage": coverage(reference, generated),
@@ -83,7 +90,14 @@ def main(argv: list[str] | None = None) -> None:
     figures = []
     if study.embeddings:
         figures.append(embedding_figure(args.repo, out, study, variants, seeds, found))
+    if study.timing:
+        for e in grid:
+            found[e.name].metrics[TIMING] = {
+                "seconds_per_pair": seconds_per_pair(args.repo, found[e.name])
+            }
     numbers = collate(study, variants, seeds, found, paper_numbers(study.name))
+    if study.timing:
+        numbers["fastest"] = fastest_not_worse(numbers, SECONDS_PER_PAIR)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=args.repo, capture_output=True, text=True
     ).stdout.strip()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from scipy.stats import ttest_1samp
 
 from pipeline.study.experiments import Result, param
 from pipeline.study.grids import Study, Variant
@@ -99,6 +100,28 @@ def collate(
     }
 
 
+def fastest_not_worse(numbers: dict, time_header: str, alpha: float = 0.05) -> dict | None:
+    """The fastest row whose every Dice column is not worse than the first row's: the paired
+    difference is positive, or a one-sample t-test over seeds cannot tell it from zero at `alpha`.
+    None with fewer than two seeds."""
+    if len(numbers["seeds"]) < 2:
+        return None
+    dice = [c for c in numbers["columns"] if c.endswith("Dice")]
+    candidates = [numbers["rows"][0]]
+    for row in numbers["rows"][1:]:
+        deltas = [row.get("delta_to_first", {}).get(c) for c in dice]
+        if all(
+            d is not None and (d["mean"] >= 0 or ttest_1samp(d["values"], 0.0).pvalue >= alpha)
+            for d in deltas
+        ):
+            candidates.append(row)
+    timed = [r for r in candidates if time_header in r["cells"]]
+    if not timed:
+        return None
+    best = min(timed, key=lambda r: r["cells"][time_header]["mean"])
+    return {"label": best["label"], "alpha": alpha, "not_worse": [r["label"] for r in candidates]}
+
+
 def _cell(cell: dict | None) -> str:
     if cell is None:
         return "—"
@@ -152,6 +175,16 @@ def markdown(numbers: dict, command: str, timing: str, figures: list[str], note:
             for c in columns
         ]
         lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+    if fastest := numbers.get("fastest"):
+        lines += [
+            "",
+            f"**Fastest setting not worse than {first}: {fastest['label']}.** Not worse: every"
+            " Dice column's paired difference is positive or a t-test over the seeds cannot tell"
+            f" it from zero (p ≥ {fastest['alpha']}); that holds for: "
+            + ", ".join(fastest["not_worse"])
+            + ". With few seeds the test is weak: read it as no evidence of harm, not as proof"
+            " of equality.",
+        ]
     lines += ["", "## The paper's published numbers", ""]
     published = [r for r in numbers["rows"] if r["paper"]]
     if published:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from dvc.api import DVCFileSystem
 from matplotlib.figure import Figure
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 from PIL import Image
@@ -18,6 +17,7 @@ from sklearn.decomposition import PCA
 
 from pipeline.io import atomic_file, list_files, load_packed, read_rgb
 from pipeline.segmentation import load_model, to_input
+from pipeline.study.experiments import fetch
 
 EMBEDDER = "models/pseudo_labeler"
 GENERATED = "data/generated/images"
@@ -54,28 +54,17 @@ def coverage(reference: np.ndarray, generated: np.ndarray, k: int = K) -> float:
     return float((nearest <= radius).mean())
 
 
-class ExperimentData:
-    """The embedder, training crops and generated images of one finished experiment."""
-
-    def __init__(self, repo: Path, rev: str, sr_size: int):
-        self.fs = DVCFileSystem(str(repo), rev=rev)
-        self.sr_size = sr_size
-
-    def fetch(self, path: str, into: Path) -> Path:
-        self.fs.get(path, str(into / Path(path).name), recursive=True)
-        return into / Path(path).name
-
-    def embeddings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(training-crop embeddings, generated embeddings, generated images)."""
-        with tempfile.TemporaryDirectory() as tmp:
-            tmp = Path(tmp)
-            embedder = self.fetch(EMBEDDER, tmp)
-            crops = np.asarray(
-                load_packed(self.fetch(f"data/prepared/train_{self.sr_size}.npy", tmp))
-            )
-            folder = self.fetch(GENERATED, tmp)
-            generated = np.stack([read_rgb(p) for p in list_files(folder, (".png",))])
-            return embed(embedder, crops[..., :3]), embed(embedder, generated), generated
+def experiment_embeddings(
+    repo: Path, rev: str, sr_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(training-crop embeddings, generated embeddings, generated images) of one experiment."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        embedder = fetch(repo, rev, EMBEDDER, tmp)
+        crops = np.asarray(load_packed(fetch(repo, rev, f"data/prepared/train_{sr_size}.npy", tmp)))
+        folder = fetch(repo, rev, GENERATED, tmp)
+        generated = np.stack([read_rgb(p) for p in list_files(folder, (".png",))])
+        return embed(embedder, crops[..., :3]), embed(embedder, generated), generated
 
 
 def scatter(path: Path, panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> None:

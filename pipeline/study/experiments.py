@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from dvc.api import DVCFileSystem
 
 from pipeline.dvc_cli import ENV, dvc
 from pipeline.errors import PipelineError
@@ -59,6 +60,12 @@ def results(repo: Path) -> dict[str, Result]:
                 metrics = {path: m.get("data", {}) for path, m in data["metrics"].items()}
                 found[rev["name"]] = Result(rev["name"], rev["rev"], params, metrics)
     return found
+
+
+def fetch(repo: Path, rev: str, path: str, into: Path) -> Path:
+    """Copy a tracked file or folder of an experiment's revision into `into`; its new path."""
+    DVCFileSystem(str(repo), rev=rev).get(path, str(into / Path(path).name), recursive=True)
+    return into / Path(path).name
 
 
 def param(params: dict, key: str):

@@ -9,6 +9,7 @@ from pipeline.report import COLUMNS
 TABLE1 = "reports/table1.json"
 COHERENCE = "dvclive/coherence/metrics.json"
 EMBEDDINGS = "embeddings"  # computed by the study from each experiment's outputs, not a file
+TIMING = "timing"  # measured by the study with each experiment's weights, not a file
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Study:
     columns: tuple[Column, ...]
     references: tuple[tuple[str, str], ...] = ()  # (Table 1 row, label) read from the first variant
     embeddings: bool = False  # Fig. 9: embed each experiment's generated images
+    timing: bool = False  # time each experiment's generation settings on this machine
     note: str = ""  # what the reader must know to read the table
 
     def variants(self, grid: str) -> tuple[Variant, ...]:
@@ -69,6 +71,7 @@ COHERENCE_COLUMNS = (
     Column(COHERENCE, "mask_fraction.generated_mean", "generated mask fraction"),
 )
 DOWNSTREAM = _table1_columns(("synthetic", "gwhd_finetune"))
+SECONDS_PER_PAIR = "s per pair"
 
 CONCAT = Variant("concat", "Concat", {"gen.arch": "concat", "gen.discriminator": "false"})
 CONCAT_D = Variant(
@@ -97,11 +100,16 @@ DISC_SCHEDULES = tuple(
 ARCHS = {"concat": "Concat", "shared_encoder": "SharedEncoder", "two_encoder": "TwoEncoder"}
 
 
-def _sr(sampler: str, steps: int) -> Variant:
+def _sr(sampler: str, steps: int, pair_set: int) -> Variant:
     return Variant(
-        f"sr-{sampler}{steps}",
-        f"SR {sampler.upper()} {steps}",
-        {"generate.sr_sampler": sampler, "generate.sr_steps": str(steps), "generate.sr_eta": "0.0"},
+        f"sr-{sampler}{steps}" + (f"-set{pair_set}" if pair_set else ""),
+        f"SR {sampler.upper()} {steps}, pair set {pair_set}",
+        {
+            "generate.sr_sampler": sampler,
+            "generate.sr_steps": str(steps),
+            "generate.sr_eta": "0.0",
+            "generate.pair_set": str(pair_set),
+        },
     )
 
 
@@ -114,7 +122,7 @@ def _weights(arch: str, weights: str) -> Variant:
 
 
 def _sampler(sampler: str, steps: int) -> Variant:
-    name = {"ddpm": "DDPM", "ddim": "DDIM", "dpmsolver++": "DPM-Solver++"}
+    name = {"ddpm": "DDPM", "ddim": "DDIM", "dpmsolver++": "DPM-Solver++", "unipc": "UniPC"}
     return Variant(
         f"gen-{sampler.replace('+', 'p')}{steps}",
         f"{name[sampler]} {steps}",
@@ -146,9 +154,23 @@ STUDIES = {
             "sr_steps",
             "Super-resolution sampler and steps",
             "Appendix C, Tables 2-3, Fig. 6",
-            full=tuple(_sr("ddpm", n) for n in (1000, 500, 250, 100))
-            + tuple(_sr("ddim", n) for n in (500, 250, 100)),
-            reduced=(_sr("ddpm", 25), _sr("ddpm", 100), _sr("ddim", 25)),
+            full=tuple(
+                _sr(sampler, n, pair_set)
+                for pair_set in (0, 1)
+                for sampler, n in (
+                    *(("ddpm", n) for n in (1000, 500, 250, 100)),
+                    *(("ddim", n) for n in (500, 250, 100)),
+                )
+            ),
+            reduced=tuple(
+                _sr(sampler, n, pair_set)
+                for pair_set in (0, 1)
+                for sampler, n in (("ddpm", 25), ("ddpm", 100), ("ddim", 25))
+            ),
+            note=(
+                "Pair set s holds pairs s·n … s·n + n - 1 of the same trained generator and"
+                " super-resolver (`generate.pair_set`): the paper's two image batches."
+            ),
             columns=DOWNSTREAM + COHERENCE_COLUMNS,
         ),
         Study(
@@ -199,9 +221,25 @@ STUDIES = {
                 _sampler("ddim", 50),
                 _sampler("dpmsolver++", 50),
                 _sampler("dpmsolver++", 20),
+                _sampler("unipc", 20),
             ),
-            reduced=(_sampler("ddpm", 100), _sampler("ddim", 50), _sampler("dpmsolver++", 20)),
-            columns=DOWNSTREAM + COHERENCE_COLUMNS,
+            reduced=(
+                _sampler("ddpm", 100),
+                _sampler("ddim", 50),
+                _sampler("dpmsolver++", 20),
+                _sampler("unipc", 20),
+            ),
+            columns=(
+                *DOWNSTREAM,
+                *COHERENCE_COLUMNS,
+                Column(TIMING, "seconds_per_pair", SECONDS_PER_PAIR),
+            ),
+            timing=True,
+            note=(
+                "s per pair: generator + super-resolver sampling of one batch of 8 pairs with each"
+                " experiment's own weights, timed by the study after the grid ran, one experiment"
+                " at a time, on the machine that ran it (`pipeline/study/timing.py`)."
+            ),
         ),
     )
 }

@@ -1,0 +1,55 @@
+"""Wall time of generation per setting: each finished experiment's own generator and
+super-resolver, sampled here with its own samplers, one experiment after another (never beside a
+training, which would share the cores), so every setting is timed on the same machine."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from pipeline.gen_training import load_generator
+from pipeline.generation import GenerationSpec, chained_sizes, make_pairs
+from pipeline.sr_training import load_sr
+from pipeline.study.experiments import Result, fetch, param
+from pipeline.training import default_device
+
+PAIRS = 8  # pairs per timed batch
+
+
+def seconds_per_pair(repo: Path, result: Result, pairs: int = PAIRS) -> float:
+    """Seconds per pair of one batch of `pairs` pairs (after a one-pair warm-up) made with the
+    experiment's weights and `generate.*` samplers on this machine's default device."""
+    g = param(result.params, "generate")
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = {
+            "generator": fetch(repo, result.rev, "models/generator", Path(tmp)),
+            "sr": fetch(repo, result.rev, f"models/sr/{g['sr_weights']}", Path(tmp)),
+        }
+        generator, sr = load_generator(folders["generator"]), load_sr(folders["sr"])
+        gen_size, factor = chained_sizes(generator, sr, folders["generator"], folders["sr"])
+    spec = GenerationSpec(
+        seed=int(param(result.params, "seed")),
+        n=pairs,
+        batch_size=pairs,
+        gen_size=gen_size,
+        factor=factor,
+        sampler=g["sampler"],
+        steps=int(g["steps"]),
+        eta=float(g["eta"]),
+        sr_sampler=g["sr_sampler"],
+        sr_steps=int(g["sr_steps"]),
+        sr_eta=float(g["sr_eta"]),
+    )
+    device = default_device()
+    generator, sr = generator.to(device), sr.to(device)
+    make_pairs([0], generator, sr, spec, device)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    begun = time.perf_counter()
+    make_pairs(list(range(pairs)), generator, sr, spec, device)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - begun) / pairs
