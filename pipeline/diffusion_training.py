@@ -35,6 +35,7 @@ from pipeline.training import (
     Dist,
     array_checksum,
     autocast,
+    check_finite,
     fingerprint,
     load_checkpoint,
     make_ema,
@@ -46,11 +47,12 @@ log = logging.getLogger(__name__)
 
 
 def save_net(model: torch.nn.Module, config: Any, folder: Path) -> None:
-    """Write model.safetensors and config.json (the dataclass `config`) into `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write model.safetensors and config.json (the dataclass `config`) into `folder`, atomically:
+    a full disk or a kill leaves the previous folder whole."""
     state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, folder / "model.safetensors")
-    (folder / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+    with atomic_dir(folder) as tmp:
+        save_file(state, tmp / "model.safetensors")
+        (tmp / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
 
 
 def load_net(folder: Path, make: Callable[[dict], torch.nn.Module], what: str) -> torch.nn.Module:
@@ -114,6 +116,7 @@ class DiffusionTraining(ABC):
         self.diffusion = Diffusion(self.device)
         self.epoch = 0
         self.best_val = math.inf
+        self.checkpoint_file: Path | None = None
         self.fingerprint = fingerprint(
             {k: v for k, v in asdict(p).items() if k != "epochs"},
             seed,
@@ -196,11 +199,16 @@ class DiffusionTraining(ABC):
         with autocast(self.device):
             eps = self.predict(self.model, x_t, t, x0).float()
         loss = self.diffusion.loss(eps, noise, t, self.p.prediction)
+        self.check_finite(loss, epoch, step)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.update_ema()
         return loss.item()
+
+    def check_finite(self, loss: torch.Tensor, epoch: int, step: int) -> None:
+        """Stop before the step when the loss (mean over ranks) is NaN or infinite."""
+        check_finite(self.dist.mean(loss.item()), epoch, step, self.checkpoint_file)
 
     def update_ema(self) -> None:
         if self.ema is not None:
@@ -247,7 +255,8 @@ class DiffusionTraining(ABC):
         """Train for p.epochs epochs (resuming a matching checkpoint) and write the kept weights."""
         p, dist = self.p, self.dist
         staged = paths.checkpoint / "kept"
-        state = load_checkpoint(paths.checkpoint / "state.pt", self.fingerprint)
+        self.checkpoint_file = paths.checkpoint / "state.pt"
+        state = load_checkpoint(self.checkpoint_file, self.fingerprint)
         if state is not None:
             self.load_state(state)
             log.info("resuming %s from epoch %d", self.stage, self.epoch)

@@ -19,6 +19,10 @@ class DataError(PipelineError):
     """An input file or folder that is missing, unpaired, unreadable or of the wrong size."""
 
 
+class TrainingDiverged(PipelineError):
+    """A training loss that became NaN or infinite."""
+
+
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's main(); a PipelineError exits with status 2 and one clear message."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

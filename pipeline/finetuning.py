@@ -19,6 +19,7 @@ import torch
 from pipeline.io import read_manifest, read_rgb
 from pipeline.layout import RawLayout, read_scaled_pair, resize_short_side
 from pipeline.params import FinetuneParams, SegTrainParams
+from pipeline.seg_checkpoint import SegCheckpoint
 from pipeline.segmentation import SegModelConfig, fit, predict_list
 from pipeline.training import Dist
 
@@ -64,9 +65,14 @@ def finetune_gwhd(
     seed: int,
     live,
     dist: Dist | None = None,
+    checkpoint: SegCheckpoint | None = None,
+    phase: int = 0,
 ) -> None:
-    """Fine-tune on the GWHD fine-tune set for p.epochs epochs."""
-    fit(model, gwhd, None, p.fit_params(config.size, p.epochs), seed, live, dist)
+    """Fine-tune on the GWHD fine-tune set for p.epochs epochs (phase `phase` of `checkpoint`)."""
+    if checkpoint is not None:
+        checkpoint.end_phase()
+    fit_p = p.fit_params(config.size, p.epochs)
+    fit(model, gwhd, None, fit_p, seed, live, dist, checkpoint, phase)
 
 
 def self_train(
@@ -78,16 +84,30 @@ def self_train(
     seed: int,
     live,
     dist: Dist | None = None,
+    checkpoint: SegCheckpoint | None = None,
 ) -> None:
     """p.rounds rounds of pseudo-labelling `frames` with the current model and training on them
-    for p.frame_epochs epochs (Najafian steps 2-3), then the GWHD fine-tune (step 4)."""
+    for p.frame_epochs epochs (Najafian steps 2-3), then the GWHD fine-tune (step 4). Round r is
+    phase r of `checkpoint`, the fine-tune phase p.rounds."""
     fit_p = p.fit_params(config.size, p.frame_epochs)
     for round_ in range(p.rounds):
+        if checkpoint is not None:
+            if checkpoint.done(round_):
+                continue
+            checkpoint.begin(round_, model)
         probs = np.stack(predict_list(model, list(frames), p.batch_size))
         self_training_round(
-            model, frames, probs >= p.threshold, fit_p, seed + round_ + 1, live, dist
+            model,
+            frames,
+            probs >= p.threshold,
+            fit_p,
+            seed + round_ + 1,
+            live,
+            dist,
+            checkpoint,
+            round_,
         )
-    finetune_gwhd(model, config, gwhd, p, seed, live, dist)
+    finetune_gwhd(model, config, gwhd, p, seed, live, dist, checkpoint, p.rounds)
 
 
 def self_training_round(
@@ -98,9 +118,11 @@ def self_training_round(
     seed: int,
     live,
     dist: Dist | None = None,
+    checkpoint: SegCheckpoint | None = None,
+    phase: int = 0,
 ) -> None:
     """One Najafian round: train the model on the frames it has just labelled (`masks`)."""
     log.info("self-training round: pseudo-label mask fraction %.3f", float(masks.mean()))
     if live is not None:
         live.log_metric("round/mask_fraction", float(masks.mean()), plot=False)
-    fit(model, (frames, masks), None, fit_p, seed, live, dist)
+    fit(model, (frames, masks), None, fit_p, seed, live, dist, checkpoint, phase)

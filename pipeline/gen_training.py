@@ -107,6 +107,7 @@ class GeneratorTraining(DiffusionTraining):
         d_loss, g_adv = self.adversarial_losses(x_t, eps, noise, t)
         loss = self.diffusion.loss(eps, noise, t, self.p.prediction)
         loss = loss + self.p.adv_weight * g_adv.float()
+        self.check_finite(loss + d_loss.float(), epoch, step)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.disc_opt.zero_grad(set_to_none=True)

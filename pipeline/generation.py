@@ -11,7 +11,6 @@ a resumed one would keep.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -26,7 +25,7 @@ from tqdm import tqdm
 from pipeline.diffusion import sample, to_uint8
 from pipeline.diffusion_training import saved_size
 from pipeline.errors import DataError
-from pipeline.io import atomic_dir, atomic_file, write_mask, write_rgb
+from pipeline.io import atomic_dir, atomic_file, file_digest, write_mask, write_rgb
 from pipeline.seeding import torch_generator
 from pipeline.sr_training import super_resolve
 from pipeline.training import autocast
@@ -108,15 +107,6 @@ def make_pairs(
     lowres_images, lowres_masks = to_uint8(lowres)
     images, masks = to_uint8(final)
     return Pairs(lowres_images, lowres_masks, images, masks)
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file (the weights a generated set came from)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def pair_id(index: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -106,6 +107,15 @@ def read_pair(pair: PairPaths) -> tuple[np.ndarray, np.ndarray]:
             f"{pair.image} is {image.shape[1]}x{image.shape[0]}"
         )
     return image, mask
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file (the weights a generated set came from)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _umask() -> int:

@@ -11,6 +11,7 @@ import torch
 
 from pipeline.finetuning import self_training_round
 from pipeline.params import PseudoLabelParams, SegTrainParams
+from pipeline.seg_checkpoint import SegCheckpoint
 from pipeline.segmentation import predict_list
 from pipeline.training import Dist
 
@@ -42,16 +43,26 @@ def self_train_on_frames(
     seed: int,
     live=None,
     dist: Dist | None = None,
+    checkpoint: SegCheckpoint | None = None,
 ) -> list[float]:
     """`p.rounds` rounds of labelling the frames (uint8 N×S×S×3, at the model's scale) with the
     current model at the rule's threshold and training it on them for `p.epochs` epochs with the
-    optimiser settings of `fit_p`; returns each round's threshold."""
+    optimiser settings of `fit_p` (round r: phase r of `checkpoint`); returns each round's
+    threshold."""
     fit_p = replace(fit_p, epochs=p.epochs, val_fraction=0.0)
-    thresholds = []
+    notes = checkpoint.notes if checkpoint is not None else {}
+    thresholds = list(notes.get("thresholds", []))
     for round_ in range(p.rounds):
+        if checkpoint is not None:
+            if checkpoint.done(round_):
+                continue
+            checkpoint.begin(round_, model)
         probs = predict_list(model, list(frames), p.batch_size)
-        thresholds.append(threshold_of(probs, p, annotated_fraction))
+        thresholds = [*thresholds[:round_], threshold_of(probs, p, annotated_fraction)]
+        notes["thresholds"] = thresholds
         log.info("round %d: threshold %.3f", round_ + 1, thresholds[-1])
         masks = np.stack(probs) >= thresholds[-1]
-        self_training_round(model, frames, masks, fit_p, seed + round_ + 1, live, dist)
+        self_training_round(
+            model, frames, masks, fit_p, seed + round_ + 1, live, dist, checkpoint, round_
+        )
     return thresholds

@@ -19,7 +19,8 @@ from pipeline.errors import DataError
 from pipeline.io import atomic_dir
 from pipeline.metrics import PixelCounts
 from pipeline.params import SegTrainParams
-from pipeline.training import Dist, autocast, default_device
+from pipeline.seg_checkpoint import SegCheckpoint
+from pipeline.training import Dist, autocast, check_finite, default_device
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,8 @@ def fit(
     seed: int,
     live,
     dist: Dist | None = None,
+    checkpoint: SegCheckpoint | None = None,
+    phase: int = 0,
 ) -> None:
     """Train on random crops of `train` (images uint8 N×H×W×3, masks bool N×H×W) with Dice + BCE.
 
@@ -196,6 +199,11 @@ def fit(
     the other ranks). Under torchrun (`dist` of several processes) every rank draws the same
     global batch and crops and trains on its share through DistributedDataParallel (BatchNorm
     synchronised on CUDA); the last incomplete batch of an epoch is then dropped.
+
+    With a `checkpoint`, this fit is phase `phase` of the stage: it is skipped when the
+    checkpoint is past it, goes on after the checkpoint's epoch when it is in it, and saves its
+    state after every epoch, so a killed run resumes exactly. A loss that is not finite stops it
+    with TrainingDiverged before the step is taken (the last checkpoint stays the last good one).
     """
     images, masks = train
     if min(masks.shape[1:]) < p.size:
@@ -205,20 +213,23 @@ def fit(
     dist = dist or Dist(0, 1, default_device())
     if p.batch_size % dist.world:
         raise DataError(f"batch size {p.batch_size} is not divisible by {dist.world} ranks")
+    if checkpoint is not None and checkpoint.done(phase):
+        return
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     device = dist.device
     if dist.world > 1 and device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    optimizer = make_optimizer(model, p)
+    start = 0 if checkpoint is None else checkpoint.resume(phase, model, optimizer, rng)
     model.to(device)
     net = dist.wrap(model, unused=True)
-    optimizer = make_optimizer(model, p)
     if val is not None:
         val = _centre_crop(val[0], p.size), _centre_crop(val[1], p.size)
     steps = (
         math.ceil(len(images) / p.batch_size) if dist.world == 1 else len(images) // p.batch_size
     )
-    for epoch in range(p.epochs):
+    for epoch in range(start, p.epochs):
         model.train()
         order = rng.permutation(len(images))
         total = 0.0
@@ -233,12 +244,17 @@ def fit(
             with autocast(device):
                 logits = net(x)
             loss = seg_loss(logits.float(), y)
+            value = dist.mean(loss.item())
+            check_finite(value, epoch, b, checkpoint)
             loss.backward()
             optimizer.step()
-            total += dist.mean(loss.item()) * len(idx)
+            total += value * len(idx)
         seen = min(len(images), steps * p.batch_size)
         if dist.main:
             _log_epoch(model, live, epoch, total / seen, val, p.batch_size)
+        if checkpoint is not None:
+            step = live.step if live is not None else 0
+            checkpoint.save(phase, epoch + 1, model, optimizer, rng, step)
         dist.barrier()
 
 

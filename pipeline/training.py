@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from dvclive import Live
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
 
+from pipeline.errors import TrainingDiverged
 from pipeline.io import atomic_file
 
 log = logging.getLogger(__name__)
@@ -104,12 +106,17 @@ def close_dist(dist: Dist) -> None:
 
 
 @contextlib.contextmanager
-def main_live(folder: Path, dist: Dist) -> Iterator[Live | None]:
-    """A dvclive Live for `folder` on rank 0 (dvcyaml=False), None on the other ranks."""
+def main_live(folder: Path, dist: Dist, resume_step: int | None = None) -> Iterator[Live | None]:
+    """A dvclive Live for `folder` on rank 0 (dvcyaml=False), None on the other ranks; with
+    `resume_step`, the earlier log is kept up to that step and logging goes on from it."""
     if not dist.main:
         yield None
         return
-    with Live(str(folder), dvcyaml=False, save_dvc_exp=False) as live:
+    resume = resume_step is not None
+    with Live(str(folder), dvcyaml=False, save_dvc_exp=False, resume=resume) as live:
+        if resume:
+            trim_live_history(folder, resume_step)
+            live.step = resume_step
         yield live
 
 
@@ -150,6 +157,22 @@ def trim_live_history(live_dir: Path, step: int) -> None:
         table = pd.read_csv(tsv, sep="\t")
         if (table["step"] >= step).any():
             table[table["step"] < step].to_csv(tsv, sep="\t", index=False)
+
+
+def check_finite(loss: float, epoch: int, step: int, checkpoint: Any = None) -> None:
+    """Stop a training whose loss is NaN or infinite, naming where (1-based epoch and step)."""
+    if math.isfinite(loss):
+        return
+    kept = getattr(checkpoint, "path", checkpoint)
+    last = (
+        f"the last good checkpoint {kept} is kept"
+        if kept is not None and Path(kept).is_file()
+        else "no checkpoint was written yet"
+    )
+    raise TrainingDiverged(
+        f"the training loss became {loss} at epoch {epoch + 1}, step {step + 1}: no weights were"
+        f" written and {last}; lower the learning rate or check the training data"
+    )
 
 
 def save_checkpoint(path: Path, state: dict) -> None:

@@ -64,9 +64,9 @@ def test_self_training_runs_its_rounds_then_the_gwhd_fine_tune(tmp_path, monkeyp
     calls = []
     real_fit = finetuning.fit
 
-    def record(model, train, val, p, seed, live, dist=None):
+    def record(model, train, val, p, seed, live, *args):
         calls.append((len(train[0]), p.epochs, p.size))
-        return real_fit(model, train, val, p, seed, live, dist)
+        return real_fit(model, train, val, p, seed, live, *args)
 
     monkeypatch.setattr(finetuning, "fit", record)
     model = build_unet(CONFIG)

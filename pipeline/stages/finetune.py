@@ -7,23 +7,27 @@
 `gwhd` fine-tunes the base model on the GWHD fine-tune set; `all` runs Najafian's self-training
 rounds on the pseudo-labelled real frames first. The base `scratch` is the downstream U-Net of
 train_seg, untrained: `gwhd real_only scratch` is the reference row "real only". Writes
-models/seg/<row>_<mode>/ and dvclive/finetune_<mode>_<row>/.
+models/seg/<row>_<mode>/ and dvclive/finetune_<mode>_<row>/; a killed run resumes from
+checkpoints/finetune_<mode>_<row>/.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from pipeline.errors import run_stage
 from pipeline.finetuning import finetune_gwhd, frame_images, gwhd_finetune_set, self_train
+from pipeline.io import file_digest
 from pipeline.layout import RawLayout
 from pipeline.params import load_params
+from pipeline.seg_checkpoint import SegCheckpoint
 from pipeline.segmentation import SegModelConfig, build_unet, load_model, save_model
-from pipeline.training import close_dist, init_dist, main_live
+from pipeline.training import array_checksum, close_dist, fingerprint, init_dist, main_live
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +48,31 @@ def main() -> None:
         config = SegModelConfig.from_params(params.train_seg, scale=sizes.sr_size / sizes.crop)
         torch.manual_seed(seed)
         model = build_unet(config)
+        base = "scratch"
     else:
         model, config = load_model(args.base)
+        base = file_digest(args.base / "model.safetensors")
     dist = init_dist()
     model.to(dist.device)
     layout = RawLayout(Path(params.data.root))
     gwhd = gwhd_finetune_set(layout, params.extract_frames.size, config.scale)
+    frames = frame_images(FRAMES, config.scale) if args.mode == "all" else None
+    name = f"finetune_{args.mode}_{args.row}"
+    data = [array_checksum(a) for a in (*gwhd, *([] if frames is None else [frames]))]
+    guard = fingerprint(asdict(p), asdict(config), seed, dist.world, args.mode, base, data)
+    checkpoint = SegCheckpoint(Path("checkpoints") / name, guard, dist)
     out = Path("models/seg") / f"{args.row}_{args.mode}"
     torch.manual_seed(seed)
     try:
-        with main_live(Path("dvclive") / f"finetune_{args.mode}_{args.row}", dist) as live:
-            if args.mode == "gwhd":
-                finetune_gwhd(model, config, gwhd, p, seed, live, dist)
+        with main_live(Path("dvclive") / name, dist, checkpoint.live_step) as live:
+            if frames is None:
+                finetune_gwhd(model, config, gwhd, p, seed, live, dist, checkpoint)
             else:
-                frames = frame_images(FRAMES, config.scale)
-                self_train(model, config, frames, gwhd, p, seed, live, dist)
+                self_train(model, config, frames, gwhd, p, seed, live, dist, checkpoint)
         if dist.main:
             save_model(model, config, out)
             log.info("saved %s (from %s)", out, args.base)
+        checkpoint.clear()
     finally:
         close_dist(dist)
 

@@ -2,31 +2,33 @@
 Najafian self-training on the frames, at the threshold of `pseudo_label.threshold_rule`.
 
 Writes data/pseudo (pairs + manifest), models/pseudo_labeler (the model that labelled them: the
-labeler itself after 0 rounds) and
-dvclive/pseudo_label: the threshold and mask fraction of the labels beside the annotated masks', and
-as a diagnostic the pseudo-labeler's Dice and IoU on the GWHD fine-tune set (it never trains on it).
+labeler itself after 0 rounds) and dvclive/pseudo_label: the threshold and mask fraction of the
+labels beside the annotated masks', and as a diagnostic the pseudo-labeler's Dice and IoU on the
+GWHD fine-tune set (it never trains on it). A killed run resumes its rounds from
+checkpoints/pseudo_label.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
-from dvclive import Live
 from tqdm import tqdm
 
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
 from pipeline.finetuning import frame_images, gwhd_finetune_set
-from pipeline.io import PairWriter, atomic_dir, read_manifest, read_rgb
+from pipeline.io import PairWriter, atomic_dir, file_digest, read_manifest, read_rgb
 from pipeline.layout import RawLayout, read_scaled_pair
 from pipeline.metrics import PixelCounts
 from pipeline.params import load_params
 from pipeline.pseudo_labeling import self_train_on_frames, threshold_of
+from pipeline.seg_checkpoint import SegCheckpoint
 from pipeline.segmentation import load_model, predict_list, save_model
-from pipeline.training import default_device
+from pipeline.training import Dist, array_checksum, default_device, fingerprint, main_live
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ OUT = Path("data/pseudo")
 PSEUDO_LABELER = Path("models/pseudo_labeler")
 LIVE = Path("dvclive/pseudo_label")
 GRID = Path("reports/pseudo_label.png")
+CHECKPOINT = Path("checkpoints/pseudo_label")
 
 
 def main() -> None:
@@ -46,12 +49,23 @@ def main() -> None:
     annotated_fraction = float(np.mean([m.mean() for m in annotated]))
     manifest = read_manifest(FRAMES)
     model, config = load_model(MODEL)
-    model.to(default_device())
+    dist = Dist(0, 1, default_device())
+    model.to(dist.device)
+    frames = frame_images(FRAMES, config.scale)
+    fit_p = params.train_labeler
+    guard = fingerprint(
+        asdict(p),
+        asdict(fit_p),
+        seed,
+        annotated_fraction,
+        file_digest(MODEL / "model.safetensors"),
+        array_checksum(frames),
+    )
+    checkpoint = SegCheckpoint(CHECKPOINT, guard)
     torch.manual_seed(seed)
-    with Live(str(LIVE), dvcyaml=False, save_dvc_exp=False) as live:
-        frames = frame_images(FRAMES, config.scale)
+    with main_live(LIVE, dist, checkpoint.live_step) as live:
         thresholds = self_train_on_frames(
-            model, frames, p, params.train_labeler, annotated_fraction, seed, live
+            model, frames, p, fit_p, annotated_fraction, seed, live, dist, checkpoint
         )
         images = [read_rgb(FRAMES / path) for path in manifest["image"]]
         probs = predict_list(model, images, p.batch_size)
@@ -91,6 +105,7 @@ def main() -> None:
             if k in show:
                 shown.append((image, mask))
         labelled = writer.close()
+    checkpoint.clear()
     log.info(
         "labelled %d frames at threshold %.3f, mean mask fraction %.3f (annotated %.3f); "
         "GWHD fine-tune Dice %.3f",

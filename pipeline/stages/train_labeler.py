@@ -1,24 +1,28 @@
-"""Stage train_labeler: the copy-paste segmentation model (pseudo-labeler, Table 1 baseline)."""
+"""Stage train_labeler: the copy-paste segmentation model (pseudo-labeler, Table 1 baseline); a
+killed run resumes from checkpoints/train_labeler/."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from dvclive import Live
 
 from pipeline.errors import run_stage
 from pipeline.io import read_dataset
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
+from pipeline.seg_checkpoint import SegCheckpoint
 from pipeline.segmentation import SegModelConfig, build_unet, fit, save_model, split_pairs
+from pipeline.training import Dist, array_checksum, default_device, fingerprint, main_live
 
 log = logging.getLogger(__name__)
 
 DATA = Path("data/copy_paste")
 OUT = Path("models/labeler")
 LIVE = Path("dvclive/train_labeler")
+CHECKPOINT = Path("checkpoints/train_labeler")
 
 
 def main() -> None:
@@ -32,10 +36,14 @@ def main() -> None:
     torch.manual_seed(seed)
     config = SegModelConfig.from_params(p)
     model = build_unet(config)
-    with Live(str(LIVE), dvcyaml=False, save_dvc_exp=False) as live:
+    guard = fingerprint(asdict(p), seed, array_checksum(images), array_checksum(masks))
+    checkpoint = SegCheckpoint(CHECKPOINT, guard)
+    dist = Dist(0, 1, default_device())
+    with main_live(LIVE, dist, checkpoint.live_step) as live:
         live.log_params({"encoder": p.encoder, "train_pairs": len(train[0]), "val_pairs": n_val})
-        fit(model, train, val, p, seed, live)
+        fit(model, train, val, p, seed, live, dist, checkpoint)
     save_model(model, config, OUT)
+    checkpoint.clear()
     log.info("saved the labeler to %s", OUT)
 
 

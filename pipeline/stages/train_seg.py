@@ -5,13 +5,15 @@
 The downstream U-Net trained on one set of pairs at the generated pairs' scale (Table 1, col. 1):
 `synthset` on the generated pairs (data/generated), the reference row `pseudo` on the
 pseudo-labelled crops the generator learned from (the training split of data/prepared at
-prepare.sr_size). Writes models/seg/<row>/ and dvclive/train_seg_<row>/.
+prepare.sr_size). Writes models/seg/<row>/ and dvclive/train_seg_<row>/; a killed run resumes
+from checkpoints/train_seg_<row>/.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -20,8 +22,9 @@ from pipeline.errors import run_stage
 from pipeline.io import read_training_pairs
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
+from pipeline.seg_checkpoint import SegCheckpoint
 from pipeline.segmentation import SegModelConfig, build_unet, fit, save_model, split_pairs
-from pipeline.training import close_dist, init_dist, main_live
+from pipeline.training import array_checksum, close_dist, fingerprint, init_dist, main_live
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +44,21 @@ def main() -> None:
     model = build_unet(config)
     out = Path("models/seg") / args.row
     dist = init_dist()
+    guard = fingerprint(
+        asdict(p), asdict(config), seed, dist.world, array_checksum(images), array_checksum(masks)
+    )
+    checkpoint = SegCheckpoint(Path("checkpoints") / f"train_seg_{args.row}", guard, dist)
     try:
-        with main_live(Path(f"dvclive/train_seg_{args.row}"), dist) as live:
+        live_dir = Path(f"dvclive/train_seg_{args.row}")
+        with main_live(live_dir, dist, checkpoint.live_step) as live:
             if live is not None:
                 info = {"encoder": p.encoder, "train_pairs": len(train[0]), "val_pairs": n_val}
                 live.log_params({**info, "data": str(args.data)})
-            fit(model, train, val, p, seed, live, dist)
+            fit(model, train, val, p, seed, live, dist, checkpoint)
         if dist.main:
             save_model(model, config, out)
             log.info("saved the U-Net trained on %s to %s", args.data, out)
+        checkpoint.clear()
     finally:
         close_dist(dist)
 
