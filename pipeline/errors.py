@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from collections.abc import Callable
@@ -24,10 +25,21 @@ class TrainingDiverged(PipelineError):
 
 
 def run_stage(main: Callable[[], None]) -> None:
-    """Run a stage's main(); a PipelineError exits with status 2 and one clear message."""
+    """Run a stage's main(); a PipelineError or a full disk exits with status 2 and one clear
+    message."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
         main()
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {err.filename}" if err.filename else ""
+        print(
+            f"error: no space left on the device{where}: free some and run the stage again"
+            " (the outputs and checkpoints written before are unchanged)",
+            file=sys.stderr,
+        )
         sys.exit(2)

@@ -182,12 +182,32 @@ class PairWriter:
         return manifest
 
 
+PATH_COLUMNS = ("image", "mask", "lowres_image", "lowres_mask")
+
+
+def inside(folder: Path, entry: str, table: Path, line: int) -> Path:
+    """`folder / entry` for a path read from line `line` of `table`; an absolute path or one
+    that climbs out with `..` is an error naming the table and the line."""
+    text = str(entry)
+    parts = Path(text.replace("\\", "/")).parts
+    if Path(text).is_absolute() or text.startswith(("/", "\\")) or ".." in parts:
+        raise DataError(
+            f"{table}, line {line}: {text!r} leaves {folder} (paths must be relative, without ..)"
+        )
+    return Path(folder) / text
+
+
 def read_manifest(root: Path) -> pd.DataFrame:
-    """The manifest.csv of a paired dataset folder."""
+    """The manifest.csv of a paired dataset folder; every file it names must lie inside it."""
     path = Path(root) / "manifest.csv"
     if not path.is_file():
         raise DataError(f"manifest not found: {path}")
-    return pd.read_csv(path)
+    manifest = pd.read_csv(path)
+    for column in PATH_COLUMNS:
+        if column in manifest:
+            for line, entry in enumerate(manifest[column], start=2):
+                inside(Path(root), entry, path, line)
+    return manifest
 
 
 def read_dataset(root: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -210,7 +230,13 @@ def read_training_pairs(source: Path, size: int) -> tuple[np.ndarray, np.ndarray
 
 
 def load_packed(path: Path) -> np.ndarray:
-    """Memory-map a packed N×H×W×4 uint8 array."""
+    """Memory-map a packed N×H×W×4 uint8 array (never unpickling anything)."""
     if not Path(path).is_file():
         raise DataError(f"packed array not found: {path}")
-    return np.load(path, mmap_mode="r")
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as err:
+        raise DataError(f"{path} is not a packed uint8 array: {err}") from None
+    if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 4:
+        raise DataError(f"{path} holds {array.dtype} {array.shape}, not uint8 N×H×W×4 crops")
+    return array

@@ -10,7 +10,15 @@ import pandas as pd
 from PIL import Image
 
 from pipeline.errors import DataError
-from pipeline.io import IMAGE_EXTS, VIDEO_EXTS, PairPaths, list_files, list_pairs, read_pair
+from pipeline.io import (
+    IMAGE_EXTS,
+    VIDEO_EXTS,
+    PairPaths,
+    inside,
+    list_files,
+    list_pairs,
+    read_pair,
+)
 
 
 def resize_short_side(image: np.ndarray, size: int, mask: bool = False) -> np.ndarray:
@@ -69,8 +77,10 @@ class RawLayout:
             frame = pd.read_csv(table)
             if not {"file", "domain"} <= set(frame.columns):
                 raise DataError(f"{table} needs the columns file,domain")
-            for file, domain in zip(frame["file"], frame["domain"], strict=True):
-                stem = Path(str(file)).stem
+            for line, (file, domain) in enumerate(
+                zip(frame["file"], frame["domain"], strict=True), start=2
+            ):
+                stem = inside(folder, file, table, line).stem
                 if stem not in domains:
                     raise DataError(f"{table} names {file}, which has no image/mask pair")
                 domains[stem] = str(domain)

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from dvclive import Live
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
 
-from pipeline.errors import TrainingDiverged
+from pipeline.errors import DataError, TrainingDiverged
 from pipeline.io import atomic_file
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,13 @@ def load_checkpoint(path: Path, expected_fingerprint: str) -> dict | None:
     """The checkpoint at `path` if it exists and was made with the same fingerprint, else None."""
     if not Path(path).is_file():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise DataError(
+            f"refusing to load {path}: it holds more than tensors, numbers and strings"
+            " (delete it to start the stage afresh)"
+        ) from None
     if state.get("fingerprint") != expected_fingerprint:
         log.info("ignoring checkpoint %s: it was made with other params or data", path)
         return None

@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 
 from pipeline.diffusion import Diffusion
 from pipeline.diffusion_training import RunPaths
+from pipeline.errors import TrainingDiverged
 from pipeline.gen_training import GeneratorTraining, load_generator, net_config
 from pipeline.nets.paired_unet import build_generator
 from pipeline.params import GenParams
@@ -212,3 +213,25 @@ def test_ddp_with_two_gloo_processes_equals_one_process(tmp_path):
     steps = p.epochs * 2
     assert float(diff.max()) <= 2 * p.lr * steps
     assert float((diff > 1e-5).float().mean()) < 0.02
+
+
+@pytest.mark.parametrize("discriminator", [False, True])
+def test_a_nan_loss_stops_naming_epoch_and_step_writes_no_weights_keeps_the_checkpoint(
+    tmp_path, monkeypatch, discriminator
+):
+    real, calls = Diffusion.loss, {"n": 0}
+
+    def loss_goes_bad(self, *args, **kwargs):
+        calls["n"] += torch.is_grad_enabled()  # training steps, not the validation loss
+        loss = real(self, *args, **kwargs)
+        return loss * float("nan") if calls["n"] == 6 else loss  # epoch 3, step 2
+
+    monkeypatch.setattr(Diffusion, "loss", loss_goes_bad)
+    paths = _paths(tmp_path)
+    p = replace(TINY, discriminator=discriminator, eval_every=10, val_timesteps=1)
+    training = GeneratorTraining(p, 0, _data(8), _data(1, 1), CPU)
+    with pytest.raises(TrainingDiverged, match=r"nan at epoch 3, step 2: no weights were written"):
+        training.run(paths)
+    assert not paths.models.exists()
+    state = torch.load(paths.checkpoint / "state.pt", weights_only=True)
+    assert state["epoch"] == 2

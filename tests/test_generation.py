@@ -20,6 +20,7 @@ from pipeline.generation import Generation, GenerationSpec, chained_sizes, make_
 from pipeline.nets.paired_unet import PairedUNetConfig, build_generator
 from pipeline.nets.sr_unet import SRUNetConfig, build_sr
 from pipeline.sr_training import load_sr
+from tests.conftest import TINY_NET
 
 SPEC = GenerationSpec(
     seed=3,
@@ -35,23 +36,6 @@ SPEC = GenerationSpec(
     sr_eta=0.0,
 )
 CPU = torch.device("cpu")
-TINY_NET = {"widths": (8, 16), "layers_per_level": 1, "heads": 2, "time_dim": 16}
-
-
-@pytest.fixture(scope="module")
-def nets(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("nets")
-    torch.manual_seed(0)
-    gen_config = PairedUNetConfig(**TINY_NET, sample_size=8)
-    sr_config = SRUNetConfig(**TINY_NET, sample_size=16, factor=2)
-    nets = {"generator": build_generator(gen_config).eval(), "sr": build_sr(sr_config).eval()}
-    for name, config in (("generator", gen_config), ("sr", sr_config)):
-        save_net(nets[name], config, root / name)
-    return {
-        **nets,
-        "folders": {n: root / n for n in ("generator", "sr")},
-        "weights": {n: root / n / "model.safetensors" for n in ("generator", "sr")},
-    }
 
 
 def test_sizes_come_from_the_weights_and_must_chain(tmp_path, nets):

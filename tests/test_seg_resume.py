@@ -130,9 +130,12 @@ def test_a_non_finite_loss_stops_naming_epoch_and_step_and_keeps_the_last_checkp
     monkeypatch.setattr(segmentation, "seg_loss", loss_goes_bad)
     checkpoint = SegCheckpoint(tmp_path / "ckpt", "g")
     model = build_unet(CONFIG)
-    with pytest.raises(TrainingDiverged, match="at epoch 2, step 2") as err:
-        with main_live(tmp_path / "live", CPU) as live:
-            fit(model, _pairs(8), None, FIT, 0, live, CPU, checkpoint)
+    live_dir = tmp_path / "live"
+    with (
+        pytest.raises(TrainingDiverged, match="at epoch 2, step 2") as err,
+        main_live(live_dir, CPU) as live,
+    ):
+        fit(model, _pairs(8), None, FIT, 0, live, CPU, checkpoint)
     assert str(tmp_path / "ckpt/state.pt") in str(err.value)
     state = torch.load(tmp_path / "ckpt/state.pt", weights_only=True)
     assert state["epoch"] == 1
