@@ -39,7 +39,9 @@ from pipeline.training import (
     fingerprint,
     load_checkpoint,
     make_ema,
+    restore_live,
     save_checkpoint,
+    snapshot_live,
     trim_live_history,
 )
 
@@ -260,6 +262,8 @@ class DiffusionTraining(ABC):
         if state is not None:
             self.load_state(state)
             log.info("resuming %s from epoch %d", self.stage, self.epoch)
+            if dist.main:
+                restore_live(paths.checkpoint, paths.live)
         elif dist.main:
             shutil.rmtree(paths.checkpoint, ignore_errors=True)
         dist.barrier()
@@ -286,6 +290,7 @@ class DiffusionTraining(ABC):
             if dist.main:
                 self.log_epoch(live, epoch, train_loss, staged)
             if dist.main and (self.epoch % p.checkpoint_every == 0 or self.epoch == p.epochs):
+                snapshot_live(paths.live, paths.checkpoint)
                 save_checkpoint(paths.checkpoint / "state.pt", self.state())
             dist.barrier()
         if dist.main:

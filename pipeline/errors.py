@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import signal
 import sys
 from collections.abc import Callable
 
@@ -24,10 +25,16 @@ class TrainingDiverged(PipelineError):
     """A training loss that became NaN or infinite."""
 
 
+def _terminate(signum: int, frame) -> None:
+    """SIGTERM unwinds like Ctrl-C: temporary files are removed and checkpoints stay whole."""
+    raise SystemExit(128 + signum)
+
+
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's main(); a PipelineError or a full disk exits with status 2 and one clear
-    message."""
+    message, SIGTERM unwinds as Ctrl-C does (exit status 143)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         main()
     except PipelineError as err:

@@ -11,6 +11,7 @@ a resumed one would keep.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -28,7 +29,7 @@ from pipeline.errors import DataError
 from pipeline.io import atomic_dir, atomic_file, file_digest, write_mask, write_rgb
 from pipeline.seeding import torch_generator
 from pipeline.sr_training import super_resolve
-from pipeline.training import autocast
+from pipeline.training import Dist, autocast
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +126,13 @@ class Generation:
         generator: torch.nn.Module,
         sr: torch.nn.Module,
         weights: dict[str, Path],
-        device: torch.device,
+        dist: Dist,
     ):
-        self.spec, self.device = spec, device
-        self.generator = generator.to(device).eval()
-        self.sr = sr.to(device).eval()
+        self.spec, self.dist, self.device = spec, dist, dist.device
+        self.generator = generator.to(self.device).eval()
+        self.sr = sr.to(self.device).eval()
         self.digests = {name: file_digest(path) for name, path in weights.items()}
-        made_on = {"device": device.type}  # bf16 on CUDA gives other pairs than float32 on a CPU
+        made_on = {"device": self.device.type}  # bf16 on CUDA: other pairs than float32 on a CPU
         self.fingerprint = json.dumps({**asdict(spec), **self.digests, **made_on}, sort_keys=True)
 
     def batches(self) -> list[list[int]]:
@@ -194,8 +195,16 @@ class Generation:
             pd.DataFrame(rows).to_csv(tmp, index=False)
 
     def run(self, out: Path, staging: Path) -> pd.DataFrame:
-        """Generate the missing batches (with a progress bar) and move the set to `out`."""
-        self.open_staging(staging)
+        """Generate the missing batches (with a progress bar) and move the set to `out`.
+
+        Under torchrun each rank makes every world-th missing batch into the shared staging
+        folder; rank 0 then assembles the manifest and moves the set into place. The batches and
+        each pair's seeds do not depend on the number of processes, so neither do the files, and
+        a killed run resumes with any number of them."""
+        dist = self.dist
+        if dist.main:
+            self.open_staging(staging)
+        dist.barrier()
         batches = self.batches()
         todo = [
             (b, idx)
@@ -203,19 +212,24 @@ class Generation:
             if not (staging / "rows" / f"{b:06d}.csv").is_file()
         ]
         done = self.spec.n - sum(len(idx) for _, idx in todo)
-        if done:
+        if done and dist.main:
             log.info("resuming generation: %d of %d pairs already made", done, self.spec.n)
-        with tqdm(total=self.spec.n, initial=done, desc="generate", unit="pair") as bar:
-            for number, indices in todo:
+        bar = tqdm(total=self.spec.n, initial=done, desc="generate", unit="pair")
+        with bar if dist.main else contextlib.nullcontext():
+            for number, indices in todo[dist.rank :: dist.world]:
                 self.write_batch(staging, number, indices)
-                bar.update(len(indices))
-        manifest = pd.concat(
-            [pd.read_csv(staging / "rows" / f"{b:06d}.csv") for b in range(len(batches))],
-            ignore_index=True,
-        )
-        with atomic_dir(out) as tmp:
-            manifest.to_csv(staging / "pairs" / "manifest.csv", index=False)
-            tmp.rmdir()
-            shutil.move(staging / "pairs", tmp)
-        shutil.rmtree(staging, ignore_errors=True)
-        return manifest
+                if dist.main:
+                    bar.update(len(indices) * dist.world)
+        dist.barrier()
+        if dist.main:
+            manifest = pd.concat(
+                [pd.read_csv(staging / "rows" / f"{b:06d}.csv") for b in range(len(batches))],
+                ignore_index=True,
+            )
+            with atomic_dir(out) as tmp:
+                manifest.to_csv(staging / "pairs" / "manifest.csv", index=False)
+                tmp.rmdir()
+                shutil.move(staging / "pairs", tmp)
+            shutil.rmtree(staging, ignore_errors=True)
+        dist.barrier()
+        return pd.read_csv(out / "manifest.csv")

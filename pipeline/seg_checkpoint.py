@@ -2,9 +2,9 @@
 self-training rounds, then its last fit), guarded by a fingerprint of params and data.
 
 A phase's checkpoint holds the model, optimiser and both random streams after an epoch, the
-dvclive step, and for a self-training round the weights the round started from (its labels are
-made with them, so a resumed round re-labels the frames exactly). Rank 0 writes it atomically;
-every rank reads it.
+dvclive step and a copy of the dvclive folder (DVC deletes it before re-running the stage), and
+for a self-training round the weights the round started from (its labels are made with them, so
+a resumed round re-labels the frames exactly). Rank 0 writes it atomically; every rank reads it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline.training import Dist, load_checkpoint, save_checkpoint
+from pipeline.training import (
+    Dist,
+    load_checkpoint,
+    restore_live,
+    save_checkpoint,
+    snapshot_live,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +32,16 @@ log = logging.getLogger(__name__)
 class SegCheckpoint:
     """The checkpoint file of one stage run; `state` is what a matching earlier run left."""
 
-    def __init__(self, folder: Path, fingerprint: str, dist: Dist | None = None):
+    def __init__(
+        self, folder: Path, fingerprint: str, live: Path | None = None, dist: Dist | None = None
+    ):
         self.path = Path(folder) / "state.pt"
         self.fingerprint = fingerprint
+        self.live = live
         self.main = dist is None or dist.main
         self.state = load_checkpoint(self.path, fingerprint)
+        if self.state is not None and live is not None and self.main:
+            restore_live(self.path.parent, live)
         self.start: dict | None = None
         self.notes: dict[str, Any] = dict(self.state["notes"]) if self.state else {}
         if self.state is not None:
@@ -100,6 +111,8 @@ class SegCheckpoint:
         }
         if self.start is not None:
             state["start"] = self.start
+        if self.live is not None:
+            snapshot_live(self.live, self.path.parent)
         save_checkpoint(self.path, state)
 
     def end_phase(self) -> None:

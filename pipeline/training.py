@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import pickle
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
 
 from pipeline.errors import DataError, TrainingDiverged
-from pipeline.io import atomic_file
+from pipeline.io import atomic_dir, atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +175,22 @@ def check_finite(loss: float, epoch: int, step: int, checkpoint: Any = None) -> 
         f"the training loss became {loss} at epoch {epoch + 1}, step {step + 1}: no weights were"
         f" written and {last}; lower the learning rate or check the training data"
     )
+
+
+def snapshot_live(live_dir: Path, checkpoint_dir: Path) -> None:
+    """Copy a dvclive folder into the checkpoint folder (before the state is saved): DVC deletes
+    a stage's outputs before running it, so a resumed run takes its earlier log from here."""
+    if Path(live_dir).is_dir():
+        with atomic_dir(Path(checkpoint_dir) / "live") as tmp:
+            shutil.copytree(live_dir, tmp, dirs_exist_ok=True)
+
+
+def restore_live(checkpoint_dir: Path, live_dir: Path) -> None:
+    """Put back the dvclive folder saved by snapshot_live (the caller trims it to its step)."""
+    saved = Path(checkpoint_dir) / "live"
+    if saved.is_dir():
+        shutil.rmtree(live_dir, ignore_errors=True)
+        shutil.copytree(saved, live_dir)
 
 
 def save_checkpoint(path: Path, state: dict) -> None:

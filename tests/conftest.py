@@ -4,6 +4,7 @@ generator and super-resolver."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,13 @@ from pipeline.nets.sr_unet import SRUNetConfig, build_sr
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = Path(os.environ.get("SYNTHSET_REAL_DATA", ROOT.parent / "shared/data/wheat-real"))
+
+
+def free_port() -> int:
+    """A free TCP port on localhost for a torch.distributed rendezvous."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -308,6 +309,127 @@ def test_ci_report_renders_the_metrics_and_plots_that_changed(study, tmp_path):
     assert all(f"]({p.relative_to(out)})" in report for p in plots)
     pairs = sorted((out / "pairs").glob("*.png"))
     assert [p.stem for p in pairs] == ["concat_s0", "concat_s1"]
+
+
+# Runs a stage module and signals itself once, at a chosen moment: `checkpoint` right after its
+# first checkpoint (or first generated batch) is written, `output` as it starts writing weights
+# (or a generated image). A real signal, handled as a user's Ctrl-C or a scheduler's kill is.
+INTERRUPT = """
+import importlib, os, runpy, signal, sys
+sig, when, module = getattr(signal, sys.argv[1]), sys.argv[2], sys.argv[3]
+sys.argv = [module, *sys.argv[4:]]
+HOOKS = {
+    "checkpoint": [("pipeline.seg_checkpoint", "save_checkpoint"),
+                   ("pipeline.diffusion_training", "save_checkpoint"),
+                   ("pipeline.generation", "Generation.write_batch")],
+    "output": [("pipeline.segmentation", "save_file"),
+               ("pipeline.diffusion_training", "save_file"),
+               ("pipeline.generation", "write_rgb")],
+}
+fired = []
+def hook(owner, name):
+    real = getattr(owner, name)
+    def hooked(*args, **kwargs):
+        if when == "output" and not fired:
+            fired.append(name)
+            os.kill(os.getpid(), sig)
+        out = real(*args, **kwargs)
+        if when == "checkpoint" and not fired:
+            fired.append(name)
+            os.kill(os.getpid(), sig)
+        return out
+    setattr(owner, name, hooked)
+for module_name, attr in HOOKS[when]:
+    owner = importlib.import_module(module_name)
+    *path, name = attr.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    hook(owner, name)
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+# The long stages, each as its dvc.yaml command runs it with one process, how it is interrupted
+# (SIGINT right after its first checkpoint, or SIGTERM as it starts writing weights, which in
+# these stages comes after a checkpoint) and what its resumed run logs.
+LONG_STAGES = {
+    "train_labeler": (
+        ["pipeline.stages.train_labeler"],
+        ("SIGTERM", "output"),
+        "resuming from checkpoints/train_labeler",
+    ),
+    "pseudo_label": (
+        ["pipeline.stages.pseudo_label"],
+        ("SIGTERM", "output"),
+        "resuming from checkpoints/pseudo_label",
+    ),
+    "train_gen": (
+        ["pipeline.stages.train_gen"],
+        ("SIGINT", "checkpoint"),
+        "resuming train_gen from epoch 1",
+    ),
+    "train_sr": (["pipeline.stages.train_sr"], ("SIGINT", "checkpoint"), "resuming train_sr from"),
+    "generate": (
+        ["pipeline.stages.generate"],
+        ("SIGINT", "checkpoint"),
+        "resuming generation: 8 of 12 pairs",
+    ),
+    "train_seg@synthset": (
+        ["pipeline.stages.train_seg", "synthset", "data/generated"],
+        ("SIGTERM", "output"),
+        "resuming from checkpoints/train_seg_synthset",
+    ),
+    "finetune_all@synthset": (
+        ["pipeline.stages.finetune", "all", "synthset", "models/seg/synthset"],
+        ("SIGINT", "checkpoint"),
+        "resuming from checkpoints/finetune_all_synthset/state.pt: phase 0",
+    ),
+}
+
+
+def _leftovers(repo: Path) -> list[str]:
+    """Temporary files of interrupted atomic writes (named .<target>.*) in the outputs."""
+    return [
+        str(p.relative_to(repo))
+        for top in ("data", "models", "dvclive", "reports", "checkpoints")
+        for p in (repo / top).rglob(".*")
+        if p.name != ".gitignore"
+    ]
+
+
+def test_long_stages_resume_after_sigint_and_sigterm_to_identical_outputs(reproduced):
+    """Every long stage, run at once with one thread each as the study's workers ran them, is
+    interrupted by a real signal mid-run; `dvc repro` then resumes each and reproduces exactly
+    the dvc.lock of the study's uninterrupted run in its own folder: resumption is exact, and two
+    runs on one machine at one thread count give byte-identical weights, generated pairs and
+    training metrics."""
+    repo = reproduced
+    before = (repo / "dvc.lock").read_text()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    runs = {
+        stage: subprocess.Popen(
+            [sys.executable, "-c", INTERRUPT, *how, *command],
+            cwd=repo,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for stage, (command, how, _) in LONG_STAGES.items()
+    }
+    for stage, run in runs.items():
+        err = run.communicate()[1]
+        # Python dies of an unhandled SIGINT; run_stage turns SIGTERM into exit status 143
+        expected = -signal.SIGINT if LONG_STAGES[stage][1][0] == "SIGINT" else 143
+        assert run.returncode == expected, f"{stage} was not interrupted:\n{err}"
+    assert _leftovers(repo) == []
+    command = ["repro", "--force", "--no-run-cache", "--single-item", *LONG_STAGES]
+    log = _run(repo, sys.executable, "-m", "dvc", *command, threads=1)
+    for stage, (_, _, resumed) in LONG_STAGES.items():
+        assert resumed in log, f"{stage} did not resume:\n{log}"
+    assert (repo / "dvc.lock").read_text() == before
+    assert _leftovers(repo) == []
+    assert not any((repo / "checkpoints").iterdir())
+    assert UP_TO_DATE in _dvc(repo, "status")
 
 
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data folder {REAL_DATA} absent")

@@ -18,7 +18,7 @@ from pipeline.layout import RawLayout
 from pipeline.params import FinetuneParams
 from pipeline.segmentation import SegModelConfig, build_unet, fit
 from pipeline.training import close_dist, init_dist, main_live
-from tests.test_gen_training import _free_port
+from tests.conftest import free_port
 
 CONFIG = SegModelConfig("mobilenet_v2", 2, [8, 8], size=16, scale=0.5)
 P = FinetuneParams(epochs=1, rounds=1, frame_epochs=1, batch_size=4, lr=0.01)
@@ -102,7 +102,7 @@ def _ddp_fit(rank: int, world: int, port: int, root: str) -> None:
 
 
 def test_ddp_ranks_train_one_model_and_rank_0_alone_logs(tmp_path):
-    mp.spawn(_ddp_fit, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_ddp_fit, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     zero, one = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
     torch.manual_seed(0)
     start = build_unet(CONFIG).state_dict()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from pipeline.gen_training import GeneratorTraining, load_generator, net_config
 from pipeline.nets.paired_unet import build_generator
 from pipeline.params import GenParams
 from pipeline.training import Dist, close_dist, init_dist
+from tests.conftest import free_port
 
 TINY = GenParams(
     widths=[8, 16],
@@ -149,6 +150,7 @@ def test_a_resumed_run_equals_an_uninterrupted_one(
         GeneratorTraining(p, 0, train, val, CPU).run(_paths(tmp_path / "cut"))
     assert (tmp_path / "cut/ckpt/state.pt").is_file() and not (tmp_path / "cut/models").exists()
     monkeypatch.setattr(GeneratorTraining, "train_step", crash_never)
+    shutil.rmtree(tmp_path / "cut/live")  # dvc repro deletes a stage's outputs before running it
     GeneratorTraining(p, 0, train, val, CPU).run(_paths(tmp_path / "cut"))
     assert calls["n"] == 2 * crash_at + 2 * (4 - 2)  # two steps per epoch
 
@@ -192,18 +194,12 @@ def _ddp_worker(rank: int, world: int, port: int, root: str, p: GenParams) -> No
         close_dist(dist)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_ddp_with_two_gloo_processes_equals_one_process(tmp_path):
     """Same global batch, same result: losses agree, and so do the weights except where Adam
     turns float noise in a mathematically zero gradient (biases before GroupNorm) into ±lr."""
     p = replace(TINY, epochs=2, ema_decay=0.0)
     GeneratorTraining(p, 0, _data(8), _data(4, 1), CPU).run(_paths(tmp_path / "one"))
-    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path / "two"), p), nprocs=2, join=True)
+    mp.spawn(_ddp_worker, args=(2, free_port(), str(tmp_path / "two"), p), nprocs=2, join=True)
     for curve in ("train/loss.tsv", "val/loss.tsv"):
         one = np.loadtxt(tmp_path / "one/live/plots/metrics" / curve, skiprows=1)
         two = np.loadtxt(tmp_path / "two/live/plots/metrics" / curve, skiprows=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.multiprocessing as mp
 from PIL import Image
 
 from pipeline import generation
@@ -20,7 +22,8 @@ from pipeline.generation import Generation, GenerationSpec, chained_sizes, make_
 from pipeline.nets.paired_unet import PairedUNetConfig, build_generator
 from pipeline.nets.sr_unet import SRUNetConfig, build_sr
 from pipeline.sr_training import load_sr
-from tests.conftest import TINY_NET
+from pipeline.training import Dist, close_dist, init_dist
+from tests.conftest import TINY_NET, free_port
 
 SPEC = GenerationSpec(
     seed=3,
@@ -64,7 +67,7 @@ def test_weights_of_another_data_range_are_refused(tmp_path, nets):
 
 
 def _generation(nets: dict, spec: GenerationSpec = SPEC) -> Generation:
-    return Generation(spec, nets["generator"], nets["sr"], nets["weights"], CPU)
+    return Generation(spec, nets["generator"], nets["sr"], nets["weights"], Dist(0, 1, CPU))
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -160,3 +163,51 @@ def test_pair_set_one_is_the_next_n_pairs_of_the_same_weights(tmp_path, nets):
             a = np.asarray(Image.open(tmp_path / "second" / ours)).astype(int)
             b = np.asarray(Image.open(tmp_path / "six" / theirs)).astype(int)
             assert np.abs(a - b).max() <= (0 if "mask" in column else 1)
+
+
+def _generate_rank(rank: int, world: int, port: int, root: str, nets: dict, spec) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank)
+    )
+    torch.set_num_threads(1)
+    dist = init_dist()
+    try:
+        folders = nets["folders"]
+        generator, sr = load_generator(folders["generator"]), load_sr(folders["sr"])
+        generation = Generation(spec, generator, sr, nets["weights"], dist)
+        real = generation.write_batch
+
+        def record(staging, number, indices):
+            with open(Path(root) / f"made_by_{rank}.txt", "a") as f:
+                f.write(f"{number}\n")
+            return real(staging, number, indices)
+
+        generation.write_batch = record
+        generation.run(Path(root) / "two", Path(root) / "staging")
+    finally:
+        close_dist(dist)
+
+
+def test_two_processes_resume_a_killed_run_into_exactly_the_files_of_one(
+    tmp_path, nets, monkeypatch
+):
+    spec = replace(SPEC, n=10)  # four batches: rank 0 makes 1 and 3, rank 1 makes 2
+    _generation(nets, spec).run(tmp_path / "one", tmp_path / "staging_one")
+    with monkeypatch.context() as m:
+        real, made = Generation.write_batch, []
+
+        def killed_after_one_batch(self, staging, number, indices):
+            if made:
+                raise KeyboardInterrupt
+            made.append(number)
+            return real(self, staging, number, indices)
+
+        m.setattr(Generation, "write_batch", killed_after_one_batch)
+        with pytest.raises(KeyboardInterrupt):
+            _generation(nets, spec).run(tmp_path / "two", tmp_path / "staging")
+    shared = {k: nets[k] for k in ("folders", "weights")}
+    mp.spawn(_generate_rank, args=(2, free_port(), str(tmp_path), shared, spec), nprocs=2)
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
+    assert not (tmp_path / "staging").exists()
+    made = [(tmp_path / f"made_by_{r}.txt").read_text().split() for r in (0, 1)]
+    assert made == [["1", "3"], ["2"]]

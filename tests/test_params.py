@@ -50,6 +50,10 @@ def test_profiles_load_with_the_same_keys(name):
         ("gen", "curriculum_offset", 0, "gen.curriculum_offset must be positive"),
         ("gen", "curriculum", "sometimes", "gen.curriculum must be true or false or auto"),
         ("gen", "curriculum", 1, "gen.curriculum must be true or false or auto"),
+        ("gen", "arch", "unet", "gen.arch must be one of"),
+        ("generate", "steps", 2000, "generate.steps must be in [1, 1000]"),
+        ("generate", "sr_steps", 0, "generate.sr_steps must be in [1, 1000]"),
+        ("generate", "pair_set", -1, "generate.pair_set must not be negative"),
     ],
 )
 def test_bad_values_name_the_key(smoke_params, write_params, section, key, value, message):

@@ -3,6 +3,7 @@ from its checkpoint and ends with exactly the weights and curves of an uninterru
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def _train(root: Path, kind: str, guard: str = "g") -> torch.nn.Module:
     rounds) with a checkpoint and a dvclive log under `root`; the trained model."""
     torch.manual_seed(0)
     model = build_unet(CONFIG)
-    checkpoint = SegCheckpoint(root / "ckpt", guard)
+    checkpoint = SegCheckpoint(root / "ckpt", guard, root / "live")
     with main_live(root / "live", CPU, checkpoint.live_step) as live:
         if kind == "fit":
             fit(model, _pairs(8), _pairs(4, seed=1), FIT, 0, live, CPU, checkpoint)
@@ -94,6 +95,7 @@ def test_a_killed_run_resumes_to_exactly_the_uninterrupted_result(
         with pytest.raises(Crash):
             _train(tmp_path / "cut", kind)
     assert (tmp_path / "cut/ckpt/state.pt").is_file()
+    shutil.rmtree(tmp_path / "cut/live")  # dvc repro deletes a stage's outputs before running it
     resumed = _train(tmp_path / "cut", kind)
     for key, value in whole.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[key], value, rtol=0, atol=0)

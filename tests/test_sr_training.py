@@ -26,7 +26,8 @@ from pipeline.sr_training import (
     upsampled,
 )
 from pipeline.training import Dist, close_dist, init_dist
-from tests.test_gen_training import _data, _free_port
+from tests.conftest import free_port
+from tests.test_gen_training import _data
 
 TINY = SRParams(
     widths=[8, 16],
@@ -159,7 +160,7 @@ def test_ddp_with_two_gloo_processes_matches_one_process(tmp_path):
     """The conditioned network under DDP: the same losses as one process on the same batch."""
     p = replace(TINY, epochs=2, ema_decay=0.0, eval_every=2)
     SRTraining(p, 0, _data(8), _data(4, 1), CPU, 2).run(_paths(tmp_path / "one"))
-    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path / "two"), p), nprocs=2, join=True)
+    mp.spawn(_ddp_worker, args=(2, free_port(), str(tmp_path / "two"), p), nprocs=2, join=True)
     for curve in ("train/loss.tsv", "val/loss.tsv"):
         one = np.loadtxt(tmp_path / "one/live/plots/metrics" / curve, skiprows=1)
         two = np.loadtxt(tmp_path / "two/live/plots/metrics" / curve, skiprows=1)

@@ -60,11 +60,11 @@ def main() -> None:
     name = f"finetune_{args.mode}_{args.row}"
     data = [array_checksum(a) for a in (*gwhd, *([] if frames is None else [frames]))]
     guard = fingerprint(asdict(p), asdict(config), seed, dist.world, args.mode, base, data)
-    checkpoint = SegCheckpoint(Path("checkpoints") / name, guard, dist)
+    checkpoint = SegCheckpoint(Path("checkpoints") / name, guard, Path("dvclive") / name, dist)
     out = Path("models/seg") / f"{args.row}_{args.mode}"
     torch.manual_seed(seed)
     try:
-        with main_live(Path("dvclive") / name, dist, checkpoint.live_step) as live:
+        with main_live(checkpoint.live, dist, checkpoint.live_step) as live:
             if frames is None:
                 finetune_gwhd(model, config, gwhd, p, seed, live, dist, checkpoint)
             else:

@@ -1,5 +1,6 @@
 """Stage generate: generate.n pairs from noise (generator, then super-resolver), resumable, and
-the figures of paper Fig. 4 (pairs) and Fig. 5 (upsampling beside super-resolution)."""
+the figures of paper Fig. 4 (pairs) and Fig. 5 (upsampling beside super-resolution). Under
+torchrun (dist.nproc processes, one per GPU) the ranks share the batches."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pipeline.generation import Generation, GenerationSpec, chained_sizes
 from pipeline.io import read_mask, read_rgb
 from pipeline.params import load_params
 from pipeline.sr_training import load_sr, upsampled
-from pipeline.training import default_device
+from pipeline.training import close_dist, init_dist
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,20 @@ def main() -> None:
         sr_eta=g.sr_eta,
         pair_set=g.pair_set,
     )
-    generation = Generation(
-        spec,
-        generator,
-        sr,
-        {name: folder / "model.safetensors" for name, folder in weights.items()},
-        default_device(),
-    )
-    manifest = generation.run(OUT, STAGING)
+    dist = init_dist()
+    try:
+        generation = Generation(
+            spec,
+            generator,
+            sr,
+            {name: folder / "model.safetensors" for name, folder in weights.items()},
+            dist,
+        )
+        manifest = generation.run(OUT, STAGING)
+    finally:
+        close_dist(dist)
+    if not dist.main:
+        return
     log.info(
         "generated %d pairs, mean mask fraction %.3f", len(manifest), manifest.mask_fraction.mean()
     )

@@ -61,7 +61,7 @@ def main() -> None:
         file_digest(MODEL / "model.safetensors"),
         array_checksum(frames),
     )
-    checkpoint = SegCheckpoint(CHECKPOINT, guard)
+    checkpoint = SegCheckpoint(CHECKPOINT, guard, LIVE)
     torch.manual_seed(seed)
     with main_live(LIVE, dist, checkpoint.live_step) as live:
         thresholds = self_train_on_frames(

@@ -37,7 +37,7 @@ def main() -> None:
     config = SegModelConfig.from_params(p)
     model = build_unet(config)
     guard = fingerprint(asdict(p), seed, array_checksum(images), array_checksum(masks))
-    checkpoint = SegCheckpoint(CHECKPOINT, guard)
+    checkpoint = SegCheckpoint(CHECKPOINT, guard, LIVE)
     dist = Dist(0, 1, default_device())
     with main_live(LIVE, dist, checkpoint.live_step) as live:
         live.log_params({"encoder": p.encoder, "train_pairs": len(train[0]), "val_pairs": n_val})

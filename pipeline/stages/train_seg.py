@@ -47,9 +47,9 @@ def main() -> None:
     guard = fingerprint(
         asdict(p), asdict(config), seed, dist.world, array_checksum(images), array_checksum(masks)
     )
-    checkpoint = SegCheckpoint(Path("checkpoints") / f"train_seg_{args.row}", guard, dist)
+    live_dir = Path(f"dvclive/train_seg_{args.row}")
+    checkpoint = SegCheckpoint(Path("checkpoints") / f"train_seg_{args.row}", guard, live_dir, dist)
     try:
-        live_dir = Path(f"dvclive/train_seg_{args.row}")
         with main_live(live_dir, dist, checkpoint.live_step) as live:
             if live is not None:
                 info = {"encoder": p.encoder, "train_pairs": len(train[0]), "val_pairs": n_val}
