@@ -29,7 +29,7 @@ from pipeline.errors import DataError
 from pipeline.io import atomic_dir, atomic_file, file_digest, write_mask, write_rgb
 from pipeline.seeding import torch_generator
 from pipeline.sr_training import super_resolve
-from pipeline.training import Dist, autocast
+from pipeline.training import Dist, autocast, precision
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,8 @@ class Generation:
         self.generator = generator.to(self.device).eval()
         self.sr = sr.to(self.device).eval()
         self.digests = {name: file_digest(path) for name, path in weights.items()}
-        made_on = {"device": self.device.type}  # bf16 on CUDA: other pairs than float32 on a CPU
+        # bf16 (CUDA) gives other pairs than float32 (a CPU): a set is finished as it began
+        made_on = {"device": self.device.type, "precision": precision(self.device)}
         self.fingerprint = json.dumps({**asdict(spec), **self.digests, **made_on}, sort_keys=True)
 
     def batches(self) -> list[list[int]]:

@@ -38,10 +38,21 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
+CPU_BF16 = "SYNTHSET_CPU_BF16"  # =1: the CUDA path's bf16 autocast on the CPU, to test it there
+
+
+def precision(device: torch.device) -> str:
+    """What the networks compute in on `device`: bf16 on CUDA, float32 on the CPU unless the
+    environment sets SYNTHSET_CPU_BF16=1."""
+    if device.type == "cuda" or os.environ.get(CPU_BF16) == "1":
+        return "bf16"
+    return "float32"
+
+
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; a no-op context on the CPU (the CPU path stays in float32)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 autocast where `precision` says bf16 (CUDA, or a CPU asked to), else a no-op."""
+    if precision(device) == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

@@ -1,0 +1,131 @@
+"""The CUDA path's bf16 autocast, exercised on the CPU (SYNTHSET_CPU_BF16=1): one step of every
+trainer and the samplers give finite results close to float32."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.diffusion import to_model_space
+from pipeline.gen_training import GeneratorTraining
+from pipeline.generation import GenerationSpec, make_pairs
+from pipeline.segmentation import SegModelConfig, build_unet, fit, seg_loss, to_input
+from pipeline.sr_training import SRTraining
+from pipeline.training import CPU_BF16, autocast, main_live, precision
+from tests.test_gen_training import CPU, TINY, _data
+from tests.test_sr_training import TINY as TINY_SR
+
+
+@pytest.fixture
+def bf16(monkeypatch):
+    """A function that runs a callable in float32, then with CPU bf16 autocast switched on."""
+
+    def both(run):
+        monkeypatch.delenv(CPU_BF16, raising=False)
+        assert precision(torch.device("cpu")) == "float32"
+        exact = run()
+        monkeypatch.setenv(CPU_BF16, "1")
+        assert precision(torch.device("cpu")) == "bf16"
+        return exact, run()
+
+    return both
+
+
+def _relative(a: float, b: float) -> float:
+    return abs(a - b) / abs(b)
+
+
+@pytest.mark.parametrize(
+    ("arch", "discriminator"), [("concat", False), ("shared_encoder", False), ("two_encoder", True)]
+)
+def test_a_generator_step_in_bf16_is_finite_and_close_to_float32(bf16, arch, discriminator):
+    p = replace(TINY, arch=arch, discriminator=discriminator)
+
+    def step():
+        training = GeneratorTraining(p, 0, _data(8), _data(4, 1), CPU)
+        return training.train_step(0, 0)
+
+    exact, half = bf16(step)
+    assert np.isfinite(half) and 0 < _relative(half, exact) < 0.05  # bf16 ran, and stayed close
+
+
+def test_a_super_resolver_step_in_bf16_is_finite_and_close_to_float32(bf16):
+    def step():
+        return SRTraining(TINY_SR, 0, _data(8), _data(4, 1), CPU, 2).train_step(0, 0)
+
+    exact, half = bf16(step)
+    assert np.isfinite(half) and 0 < _relative(half, exact) < 0.05  # bf16 ran, and stayed close
+
+
+def test_a_segmentation_step_in_bf16_is_finite_and_close_to_float32(bf16, tmp_path):
+    config = SegModelConfig("mobilenet_v2", 2, [8, 8], size=16)
+    images = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    masks = images[..., 0] > 128
+
+    def loss():
+        torch.manual_seed(0)
+        model = build_unet(config)
+        with autocast(torch.device("cpu")):
+            logits = model(to_input(images))
+        value = seg_loss(logits.float(), torch.from_numpy(masks[:, None].astype(np.float32)))
+        value.backward()
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        assert grads and all(torch.isfinite(g).all() for g in grads)
+        return value.item()
+
+    exact, half = bf16(loss)
+    assert 0 < _relative(half, exact) < 0.05
+
+    def one_epoch():
+        torch.manual_seed(0)
+        model = build_unet(config)
+        params = replace(_fit_params(), epochs=1)
+        with main_live(tmp_path / "live", CPU) as live:
+            fit(model, (images, masks), (images, masks), params, 0, live, CPU)
+        return torch.cat([v.float().flatten() for v in model.state_dict().values()])
+
+    exact, half = bf16(one_epoch)
+    assert torch.isfinite(half).all() and 0 < (half - exact).abs().max() < 0.05
+
+
+def _fit_params():
+    from pipeline.params import SegTrainParams
+
+    return SegTrainParams(
+        encoder="mobilenet_v2", encoder_depth=2, decoder_channels=[8, 8], size=16, batch_size=4
+    )
+
+
+def test_generated_pairs_in_bf16_stay_close_to_float32(bf16, nets):
+    spec = GenerationSpec(
+        seed=0, n=2, batch_size=2, gen_size=8, factor=2, sampler="ddpm", steps=20, eta=0.0,
+        sr_sampler="ddpm", sr_steps=4, sr_eta=0.0,
+    )  # fmt: skip
+
+    def pairs():
+        return make_pairs([0, 1], nets["generator"], nets["sr"], spec, torch.device("cpu"))
+
+    exact, half = bf16(pairs)
+    for field in ("lowres_images", "images"):
+        diff = np.abs(getattr(half, field).astype(int) - getattr(exact, field).astype(int))
+        assert diff.mean() < 1.5, field  # grey levels of 255: bf16 really ran, and stayed close
+    assert (half.masks != exact.masks).mean() < 0.01
+    assert not np.array_equal(half.images, exact.images)
+
+
+@pytest.mark.parametrize("net", ["generator", "sr"])
+def test_one_forward_in_bf16_is_within_a_few_percent_of_float32(bf16, nets, net):
+    x = to_model_space(_data(2, 3)[:, :8, :8] if net == "generator" else _data(2, 3))
+    t = torch.full((2,), 500)
+    extra = () if net == "generator" else (x,)
+
+    def forward():
+        with torch.no_grad(), autocast(torch.device("cpu")):
+            return nets[net](x, t, *extra).float()
+
+    exact, half = bf16(forward)
+    assert torch.isfinite(half).all()
+    assert 0 < (half - exact).abs().mean() < 0.05 * exact.abs().mean()
