@@ -4,6 +4,9 @@ differences are right, the report shows every row and column and labels the pape
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import time
 
 import numpy as np
 import pytest
@@ -224,40 +227,63 @@ def test_the_fastest_setting_is_the_fastest_not_worse_than_the_first_row():
     assert "Fastest setting not worse than DDPM 1000: noise." in text
 
 
-def test_generation_is_timed_with_the_experiments_own_weights_and_samplers(tmp_path, monkeypatch):
-    from pipeline.diffusion_training import save_net
-    from pipeline.nets.paired_unet import PairedUNetConfig, build_generator
-    from pipeline.nets.sr_unet import SRUNetConfig, build_sr
+def test_generation_is_timed_with_the_experiments_own_weights_and_samplers(
+    tmp_path, monkeypatch, nets
+):
     from pipeline.study import timing
 
-    tiny = {"widths": (8, 16), "layers_per_level": 1, "heads": 2, "time_dim": 16}
     store = tmp_path / "rev" / "models"
-    gen, sr = (
-        PairedUNetConfig(**tiny, sample_size=8),
-        SRUNetConfig(**tiny, sample_size=16, factor=2),
-    )
-    save_net(build_generator(gen), gen, store / "generator")
-    save_net(build_sr(sr), sr, store / "sr" / "final")
-    fetched = []
+    shutil.copytree(nets["folders"]["generator"], store / "generator")
+    shutil.copytree(nets["folders"]["sr"], store / "sr" / "best_val")
+    fetched, made = [], []
 
     def fetch(repo, rev, path, into):
         fetched.append((rev, path))
         return tmp_path / rev / path
 
+    def make_pairs(indices, generator, sr, spec, device):
+        made.append((len(indices), spec))
+        time.sleep(0.01 * spec.steps * len(indices))  # a known cost per step and pair
+
     monkeypatch.setattr(timing, "fetch", fetch)
-    generate = {"sr_weights": "final", "eta": 0.0, "sr_sampler": "ddim", "sr_steps": 2, "sr_eta": 0}
-    seconds = {
-        steps: timing.seconds_per_pair(
-            tmp_path,
-            Result(
-                "e",
-                "rev",
-                {"seed": 0, "generate": {**generate, "sampler": "ddim", "steps": steps}},
-                {},
-            ),
-            pairs=2,
-        )
-        for steps in (2, 40)
-    }
-    assert ("rev", "models/sr/final") in fetched
-    assert seconds[40] > 5 * seconds[2]
+    monkeypatch.setattr(timing, "make_pairs", make_pairs)
+    generate = {"sr_weights": "best_val", "sampler": "ddim", "steps": 7, "eta": 0.5}
+    generate |= {"sr_sampler": "ddpm", "sr_steps": 3, "sr_eta": 0.0}
+    result = Result("e", "rev", {"seed": 4, "generate": generate}, {})
+    seconds = timing.seconds_per_pair(tmp_path, result, pairs=3)
+    assert fetched == [("rev", "models/generator"), ("rev", "models/sr/best_val")]
+    assert [n for n, _ in made] == [1, 3]  # a one-pair warm-up, then the timed batch
+    spec = made[-1][1]
+    assert (spec.seed, spec.sampler, spec.steps, spec.eta) == (4, "ddim", 7, 0.5)
+    assert (spec.sr_sampler, spec.sr_steps, spec.gen_size, spec.factor) == ("ddpm", 3, 8, 2)
+    assert 0.07 <= seconds < 0.07 * 5
+
+
+@pytest.mark.parametrize(
+    ("visible", "jobs", "expected"),
+    [
+        ("0,1,2,3", 2, ["0,1", "2,3"]),  # two GPUs per worker (dist.nproc: 2)
+        ("0,1", 2, ["0", "1"]),
+        ("0,1", 3, ["0", "1", "0"]),  # more workers than GPUs: in turn
+        ("", 2, [None, None]),  # a CPU machine
+    ],
+)
+def test_each_queue_worker_gets_its_own_gpus_and_share_of_the_cores(visible, jobs, expected):
+    environ = {"PATH": "/bin", "CUDA_VISIBLE_DEVICES": visible}
+    gpus = experiments.visible_gpus(environ)
+    envs = [experiments.worker_env(k, jobs, environ, gpus) for k in range(1, jobs + 1)]
+    assert [e["CUDA_VISIBLE_DEVICES"] if gpus else None for e in envs] == expected
+    cores = max(1, (os.cpu_count() or 1) // jobs)
+    assert all(e["OMP_NUM_THREADS"] == str(cores) and e["PATH"] == "/bin" for e in envs)
+    pinned = experiments.worker_env(1, jobs, {**environ, "OMP_NUM_THREADS": "3"}, gpus)
+    assert pinned["OMP_NUM_THREADS"] == "3"
+
+
+def test_workers_are_started_one_by_one_each_in_its_environment(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")
+    monkeypatch.setattr(
+        experiments.subprocess, "run", lambda cmd, **kw: calls.append((cmd[-1], kw["env"]))
+    )
+    experiments.start_workers(tmp_path, 2)
+    assert [(jobs, env["CUDA_VISIBLE_DEVICES"]) for jobs, env in calls] == [("1", "4"), ("2", "5")]

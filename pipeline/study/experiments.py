@@ -98,16 +98,46 @@ def queue_status(repo: Path) -> tuple[dict[str, str], int]:
     return status, workers
 
 
+def visible_gpus(environ: dict[str, str]) -> list[str]:
+    """The GPUs the study may hand out: CUDA_VISIBLE_DEVICES, else every GPU torch sees."""
+    if "CUDA_VISIBLE_DEVICES" in environ:
+        return [g.strip() for g in environ["CUDA_VISIBLE_DEVICES"].split(",") if g.strip()]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def worker_env(k: int, jobs: int, environ: dict[str, str], gpus: list[str]) -> dict[str, str]:
+    """The environment of queue worker k (1..jobs), which its experiments inherit: its own share
+    of the GPUs (an equal run of them when there are at least `jobs`, else one, in turn) and of
+    the CPU cores (OMP_NUM_THREADS, unless the caller set it)."""
+    env = {**environ, **ENV}
+    if gpus:
+        if len(gpus) >= jobs:
+            share = len(gpus) // jobs
+            mine = gpus[(k - 1) * share : k * share]
+        else:
+            mine = [gpus[(k - 1) % len(gpus)]]
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(mine)
+    if "OMP_NUM_THREADS" not in environ:
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    return env
+
+
 def start_workers(repo: Path, jobs: int) -> None:
-    """`dvc queue start`; the workers outlive it, so they must not hold our pipes."""
-    subprocess.run(
-        [sys.executable, "-m", "dvc", "queue", "start", "--jobs", str(jobs)],
-        cwd=repo,
-        env={**os.environ, **ENV},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=True,
-    )
+    """Start the missing ones of `jobs` queue workers, each with its own environment: `dvc queue
+    start --jobs k` spawns worker k (when 1..k-1 run) in the environment it is given. The
+    workers outlive the command, so they must not hold our pipes."""
+    gpus = visible_gpus(dict(os.environ))
+    for k in range(1, jobs + 1):
+        subprocess.run(
+            [sys.executable, "-m", "dvc", "queue", "start", "--jobs", str(k)],
+            cwd=repo,
+            env=worker_env(k, jobs, dict(os.environ), gpus),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
 
 
 def run(repo: Path, experiments: list[Experiment], jobs: int, poll: float = 5.0) -> dict:
