@@ -16,19 +16,17 @@ q_sample, forward, ε-MSE, backward and Adam, on random data (bf16 autocast on C
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+from bench_gen import median_step
 from diffusers import UNet2DModel
 
-from pipeline.diffusion import Diffusion, T
 from pipeline.gen_training import net_config
 from pipeline.nets.paired_unet import build_generator, count_parameters
 from pipeline.params import load_params
-from pipeline.training import autocast, default_device
+from pipeline.training import default_device
 
 PROFILES = {"demo": Path("params.yaml"), "paper": Path("profiles/paper.yaml")}
 
@@ -45,31 +43,6 @@ def diffusers_twin(widths: tuple[int, ...], layers: int, heads: int, size: int) 
         attention_head_dim=widths[-1] // heads,
         norm_num_groups=8,
     )
-
-
-def median_step(model, call, size: int, batch: int, device, steps: int) -> float:
-    """Median seconds of `steps` training steps after one warm-up step."""
-    opt = torch.optim.Adam(model.parameters(), lr=2.1e-4)
-    diffusion = Diffusion(device)
-    x0 = torch.rand(batch, 4, size, size, device=device) * 2 - 1
-    times = []
-    for i in range(steps + 1):
-        noise = torch.randn_like(x0)
-        t = torch.randint(0, T, (batch,), device=device)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        with autocast(device):
-            eps = call(model, diffusion.q_sample(x0, noise, t), t).float()
-        loss = diffusion.loss(eps, noise)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
