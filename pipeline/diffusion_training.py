@@ -39,6 +39,7 @@ from pipeline.training import (
     fingerprint,
     load_checkpoint,
     make_ema,
+    make_live,
     restore_live,
     save_checkpoint,
     snapshot_live,
@@ -269,8 +270,7 @@ class DiffusionTraining(ABC):
         dist.barrier()
         live = None
         if dist.main:
-            resume = {"resume": state is not None, "save_dvc_exp": False}
-            live = Live(str(paths.live), dvcyaml=False, **resume)
+            live = make_live(paths.live, resume=state is not None)
             if state is not None:
                 trim_live_history(paths.live, self.epoch)
                 live.step = self.epoch

@@ -118,6 +118,26 @@ def close_dist(dist: Dist) -> None:
         torch_dist.destroy_process_group()
 
 
+class _StageLive(Live):
+    """dvclive's Live whose end() survives one race of DVC's queue: every experiment of a queue
+    shares the VS Code step signal file (.dvc/tmp/exps/run/DVCLIVE_STEP_COMPLETED), which
+    dvclive 3.49 checks, then removes; two experiments ending at once made the second stage fail
+    after all its work was written."""
+
+    def end(self) -> None:
+        try:
+            super().end()
+        except FileNotFoundError as err:
+            if Path(err.filename or "").name != "DVCLIVE_STEP_COMPLETED":
+                raise
+
+
+def make_live(folder: Path, resume: bool = False) -> Live:
+    """The dvclive Live of a stage: its own folder, no dvc.yaml of its own (dvc.yaml declares the
+    metrics and plots), no DVC experiment of its own."""
+    return _StageLive(str(folder), dvcyaml=False, save_dvc_exp=False, resume=resume)
+
+
 @contextlib.contextmanager
 def main_live(folder: Path, dist: Dist, resume_step: int | None = None) -> Iterator[Live | None]:
     """A dvclive Live for `folder` on rank 0 (dvcyaml=False), None on the other ranks; with
@@ -126,7 +146,7 @@ def main_live(folder: Path, dist: Dist, resume_step: int | None = None) -> Itera
         yield None
         return
     resume = resume_step is not None
-    with Live(str(folder), dvcyaml=False, save_dvc_exp=False, resume=resume) as live:
+    with make_live(folder, resume) as live:
         if resume:
             trim_live_history(folder, resume_step)
             live.step = resume_step

@@ -349,41 +349,69 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
 # The long stages, each as its dvc.yaml command runs it with one process, how it is interrupted
-# (SIGINT right after its first checkpoint, or SIGTERM as it starts writing weights, which in
-# these stages comes after a checkpoint) and what its resumed run logs.
+# first and, resumed, a second time ((signal, moment) of INTERRUPT), and what `dvc repro` logs when
+# it resumes it at last. Every stage gets both signals; a moment is only used where it falls
+# after a checkpoint (a resumed one-epoch fit writes none, so it is stopped at its weights).
 LONG_STAGES = {
     "train_labeler": (
         ["pipeline.stages.train_labeler"],
-        ("SIGTERM", "output"),
+        [("SIGTERM", "output"), ("SIGINT", "output")],
         "resuming from checkpoints/train_labeler",
     ),
     "pseudo_label": (
         ["pipeline.stages.pseudo_label"],
-        ("SIGTERM", "output"),
+        [("SIGTERM", "output"), ("SIGINT", "output")],
         "resuming from checkpoints/pseudo_label",
     ),
     "train_gen": (
         ["pipeline.stages.train_gen"],
-        ("SIGINT", "checkpoint"),
-        "resuming train_gen from epoch 1",
+        [("SIGINT", "checkpoint"), ("SIGTERM", "output")],
+        "resuming train_gen from epoch",
     ),
-    "train_sr": (["pipeline.stages.train_sr"], ("SIGINT", "checkpoint"), "resuming train_sr from"),
+    "train_sr": (
+        ["pipeline.stages.train_sr"],
+        [("SIGINT", "checkpoint"), ("SIGTERM", "output")],
+        "resuming train_sr from epoch",
+    ),
     "generate": (
         ["pipeline.stages.generate"],
-        ("SIGINT", "checkpoint"),
+        [("SIGINT", "checkpoint"), ("SIGTERM", "output")],
         "resuming generation: 8 of 12 pairs",
     ),
     "train_seg@synthset": (
         ["pipeline.stages.train_seg", "synthset", "data/generated"],
-        ("SIGTERM", "output"),
+        [("SIGTERM", "output"), ("SIGINT", "output")],
         "resuming from checkpoints/train_seg_synthset",
     ),
     "finetune_all@synthset": (
         ["pipeline.stages.finetune", "all", "synthset", "models/seg/synthset"],
-        ("SIGINT", "checkpoint"),
-        "resuming from checkpoints/finetune_all_synthset/state.pt: phase 0",
+        [("SIGINT", "checkpoint"), ("SIGTERM", "output")],
+        "resuming from checkpoints/finetune_all_synthset/state.pt: phase 1",
     ),
 }
+
+
+def _interrupt_all(repo: Path, attempt: int) -> None:
+    """Run every long stage at once, one thread each as the study's workers ran them, each
+    interrupted by its signal of this attempt; check that each was."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    runs = {
+        stage: subprocess.Popen(
+            [sys.executable, "-c", INTERRUPT, *how[attempt], *command],
+            cwd=repo,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for stage, (command, how, _) in LONG_STAGES.items()
+    }
+    for stage, run in runs.items():
+        err = run.communicate()[1]
+        # Python dies of an unhandled SIGINT; run_stage turns SIGTERM into exit status 143
+        signal_name = LONG_STAGES[stage][1][attempt][0]
+        expected = -signal.SIGINT if signal_name == "SIGINT" else 143
+        assert run.returncode == expected, f"{stage}, {signal_name}: not interrupted:\n{err}"
 
 
 def _leftovers(repo: Path) -> list[str]:
@@ -397,31 +425,16 @@ def _leftovers(repo: Path) -> list[str]:
 
 
 def test_long_stages_resume_after_sigint_and_sigterm_to_identical_outputs(reproduced):
-    """Every long stage, run at once with one thread each as the study's workers ran them, is
-    interrupted by a real signal mid-run; `dvc repro` then resumes each and reproduces exactly
-    the dvc.lock of the study's uninterrupted run in its own folder: resumption is exact, and two
-    runs on one machine at one thread count give byte-identical weights, generated pairs and
-    training metrics."""
+    """Every long stage is interrupted mid-run by a real SIGINT and, resumed, by a real SIGTERM
+    (or the other way round); `dvc repro` then resumes each and reproduces exactly the dvc.lock
+    of the study's uninterrupted run in its own folder: resumption is exact, and two runs on one
+    machine at one thread count give byte-identical weights, generated pairs and training
+    metrics."""
     repo = reproduced
     before = (repo / "dvc.lock").read_text()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    runs = {
-        stage: subprocess.Popen(
-            [sys.executable, "-c", INTERRUPT, *how, *command],
-            cwd=repo,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for stage, (command, how, _) in LONG_STAGES.items()
-    }
-    for stage, run in runs.items():
-        err = run.communicate()[1]
-        # Python dies of an unhandled SIGINT; run_stage turns SIGTERM into exit status 143
-        expected = -signal.SIGINT if LONG_STAGES[stage][1][0] == "SIGINT" else 143
-        assert run.returncode == expected, f"{stage} was not interrupted:\n{err}"
-    assert _leftovers(repo) == []
+    for attempt in (0, 1):
+        _interrupt_all(repo, attempt)
+        assert _leftovers(repo) == []
     command = ["repro", "--force", "--no-run-cache", "--single-item", *LONG_STAGES]
     log = _run(repo, sys.executable, "-m", "dvc", *command, threads=1)
     for stage, (_, _, resumed) in LONG_STAGES.items():

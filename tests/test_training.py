@@ -12,6 +12,7 @@ from pipeline.training import (
     fingerprint,
     load_checkpoint,
     make_ema,
+    make_live,
     save_checkpoint,
 )
 
@@ -57,3 +58,29 @@ def test_shards_tile_the_global_batch(world):
     slices = [Dist(rank, world, cpu).shard(8) for rank in range(world)]
     covered = [i for s in slices for i in range(8)[s]]
     assert covered == list(range(8))
+
+
+def test_a_stage_live_survives_a_concurrent_experiment_removing_the_shared_step_signal(
+    tmp_path, monkeypatch
+):
+    """Two experiments of one DVC queue share .dvc/tmp/exps/run/DVCLIVE_STEP_COMPLETED; dvclive
+    checks that it exists, then removes it, so the other one can remove it in between."""
+    from dvclive import vscode
+
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    signal_file = tmp_path / ".dvc/tmp/exps/run/DVCLIVE_STEP_COMPLETED"
+    real_exists = vscode.os.path.exists
+
+    def the_other_removes_it_first(path):
+        found = real_exists(path)
+        if str(path) == str(signal_file) and found:
+            signal_file.unlink()  # the other experiment's cleanup, between check and remove
+        return found
+
+    monkeypatch.setattr(vscode.os.path, "exists", the_other_removes_it_first)
+    with make_live(tmp_path / "live") as live:
+        live.log_metric("loss", 1.0)
+        live.next_step()
+        assert signal_file.is_file()
+    assert (tmp_path / "live/metrics.json").is_file()

@@ -6,14 +6,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from dvclive import Live
-
 from pipeline.coherence import labeler_agreement, mask_fraction_histogram, mask_fraction_summary
 from pipeline.errors import run_stage
 from pipeline.io import load_packed, read_dataset
 from pipeline.params import load_params
 from pipeline.segmentation import load_model
-from pipeline.training import default_device
+from pipeline.training import default_device, make_live
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +33,7 @@ def main() -> None:
     training = (train[..., 3] > 0).reshape(len(train), -1).mean(axis=1)
     generated = masks.reshape(len(masks), -1).mean(axis=1)
     summary = mask_fraction_summary(generated, training)
-    with Live(str(LIVE), dvcyaml=False, save_dvc_exp=False) as live:
+    with make_live(LIVE) as live:
         live.log_metric("labeler/dice", counts.dice, plot=False)
         live.log_metric("labeler/iou", counts.iou, plot=False)
         for key, value in summary.items():

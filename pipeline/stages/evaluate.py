@@ -12,14 +12,12 @@ import argparse
 import logging
 from pathlib import Path
 
-from dvclive import Live
-
 from pipeline.errors import run_stage
 from pipeline.evaluation import load_test_crops, predict_at_scale, score
 from pipeline.layout import RawLayout
 from pipeline.params import load_params
 from pipeline.segmentation import load_model
-from pipeline.training import default_device
+from pipeline.training import default_device, make_live
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +35,7 @@ def main() -> None:
     probs = predict_at_scale(model, config, crops.images, size, p.batch_size)
     counts = score(probs, crops.masks, crops.domains, p.threshold)
     overall = counts["overall"]
-    with Live(f"dvclive/evaluate_{args.name}", dvcyaml=False, save_dvc_exp=False) as live:
+    with make_live(Path(f"dvclive/evaluate_{args.name}")) as live:
         live.log_params({"test_crops": len(crops.images), "size": size, "model": str(args.model)})
         live.log_metric("dice", overall.dice, plot=False)
         live.log_metric("iou", overall.iou, plot=False)
