@@ -118,7 +118,7 @@ def close_dist(dist: Dist) -> None:
         torch_dist.destroy_process_group()
 
 
-class _StageLive(Live):
+class _QueueSafeDvclive(Live):
     """dvclive's Live whose end() survives one race of DVC's queue: every experiment of a queue
     shares the VS Code step signal file (.dvc/tmp/exps/run/DVCLIVE_STEP_COMPLETED), which
     dvclive 3.49 checks, then removes; two experiments ending at once made the second stage fail
@@ -135,7 +135,7 @@ class _StageLive(Live):
 def make_live(folder: Path, resume: bool = False) -> Live:
     """The dvclive Live of a stage: its own folder, no dvc.yaml of its own (dvc.yaml declares the
     metrics and plots), no DVC experiment of its own."""
-    return _StageLive(str(folder), dvcyaml=False, save_dvc_exp=False, resume=resume)
+    return _QueueSafeDvclive(str(folder), dvcyaml=False, save_dvc_exp=False, resume=resume)
 
 
 @contextlib.contextmanager
