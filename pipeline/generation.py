@@ -11,7 +11,6 @@ a resumed one would keep.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shutil
@@ -215,12 +214,13 @@ class Generation:
         done = self.spec.n - sum(len(idx) for _, idx in todo)
         if done and dist.main:
             log.info("resuming generation: %d of %d pairs already made", done, self.spec.n)
-        bar = tqdm(total=self.spec.n, initial=done, desc="generate", unit="pair")
-        with bar if dist.main else contextlib.nullcontext():
+        bar = tqdm(
+            total=self.spec.n, initial=done, desc="generate", unit="pair", disable=not dist.main
+        )
+        with bar:
             for number, indices in todo[dist.rank :: dist.world]:
                 self.write_batch(staging, number, indices)
-                if dist.main:
-                    bar.update(len(indices) * dist.world)
+                bar.update(len(indices) * dist.world)
         dist.barrier()
         if dist.main:
             manifest = pd.concat(

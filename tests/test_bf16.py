@@ -12,6 +12,7 @@ import torch
 from pipeline.diffusion import to_model_space
 from pipeline.gen_training import GeneratorTraining
 from pipeline.generation import GenerationSpec, make_pairs
+from pipeline.params import SegTrainParams
 from pipeline.segmentation import SegModelConfig, build_unet, fit, seg_loss, to_input
 from pipeline.sr_training import SRTraining
 from pipeline.training import CPU_BF16, autocast, main_live, precision
@@ -82,21 +83,16 @@ def test_a_segmentation_step_in_bf16_is_finite_and_close_to_float32(bf16, tmp_pa
     def one_epoch():
         torch.manual_seed(0)
         model = build_unet(config)
-        params = replace(_fit_params(), epochs=1)
+        params = SegTrainParams(
+            encoder="mobilenet_v2", encoder_depth=2, decoder_channels=[8, 8], size=16, epochs=1,
+            batch_size=4,
+        )  # fmt: skip
         with main_live(tmp_path / "live", CPU) as live:
             fit(model, (images, masks), (images, masks), params, 0, live, CPU)
         return torch.cat([v.float().flatten() for v in model.state_dict().values()])
 
     exact, half = bf16(one_epoch)
     assert torch.isfinite(half).all() and 0 < (half - exact).abs().max() < 0.05
-
-
-def _fit_params():
-    from pipeline.params import SegTrainParams
-
-    return SegTrainParams(
-        encoder="mobilenet_v2", encoder_depth=2, decoder_channels=[8, 8], size=16, batch_size=4
-    )
 
 
 def test_generated_pairs_in_bf16_stay_close_to_float32(bf16, nets):

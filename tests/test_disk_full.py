@@ -7,6 +7,7 @@ import errno
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -20,7 +21,9 @@ from tests.test_generation import SPEC, _files, _generation
 FULL = OSError(errno.ENOSPC, "No space left on device")
 
 
-def _full(*args, **kwargs):
+def _full(obj, path, *args, **kwargs):
+    """A save (safetensors' save_file, torch.save) that fills the disk half way through `path`."""
+    Path(path).write_bytes(b"half a file")
     raise FULL
 
 
