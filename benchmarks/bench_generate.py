@@ -5,12 +5,12 @@
 
 Networks, sizes, batch and the SR sampler come from params.yaml (demo) and profiles/paper.yaml
 (paper), with freshly initialised weights (speed does not depend on them); on the CPU the paper
-batch is capped at 8. For each generator sampler (DDPM 1000, DDIM 100, DPM-Solver++ 20 steps) the
-script times the median denoising step of each network (forward + scheduler step); when the
-predicted time of one batch is under `--max-seconds` it then generates the batch for real with
+batch is capped at 8. For each generator sampler (DDPM 1000, DDIM 100, DPM-Solver++ 20 and UniPC 20
+steps) the script times the median denoising step of each network (forward + scheduler step); when
+the predicted time of one batch is under `--max-seconds` it then generates the batch for real with
 `pipeline.generation.make_pairs` and reports that measured time, otherwise the per-step
-extrapolation (marked "est."). The paper's anchor: 5000 pairs in at most 2 h on one A100
-(≥ 0.69 pairs/s). Run it from the repository root.
+extrapolation (marked "est."). The paper's anchor: 5000 pairs in at most 2 h on one A100 (≥ 0.69
+pairs/s). Run it from the repository root.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pipeline.sr_training import sr_config
 from pipeline.training import autocast, default_device
 
 PROFILES = {"demo": Path("params.yaml"), "paper": Path("profiles/paper.yaml")}
-SAMPLERS = (("ddpm", 1000), ("ddim", 100), ("dpmsolver++", 20))
+SAMPLERS = (("ddpm", 1000), ("ddim", 100), ("dpmsolver++", 20), ("unipc", 20))
 CPU_BATCH_CAP = 8
 ANCHOR_PAIRS_PER_S = 5000 / (2 * 3600)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from PIL import Image
 
 from pipeline.errors import DataError
+from pipeline.io import read_mask, read_rgb
 
 
 def source_segments(frames: pd.DataFrame, segment: int) -> pd.Series:
@@ -79,3 +82,12 @@ def pack_crops(
             for y, x in positions
         ]
     )
+
+
+def frame_crops(
+    image: Path, mask: Path, rng: np.random.Generator, crop: int, count: int, sizes: list[int]
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """One frame's `count` seeded crop positions and its crops packed at each of `sizes`."""
+    rgb, binary = read_rgb(image), read_mask(mask)
+    positions = crop_positions(rng, *binary.shape, crop, count)
+    return positions, {size: pack_crops(rgb, binary, positions, crop, size) for size in sizes}

@@ -40,6 +40,7 @@ from pipeline.training import (
     load_checkpoint,
     make_ema,
     make_live,
+    on_device,
     restore_live,
     save_checkpoint,
     snapshot_live,
@@ -112,7 +113,7 @@ class DiffusionTraining(ABC):
         self.device = dist.device
         self.config = self.net_config()
         torch.manual_seed(seed)
-        self.net = self.build(self.config).to(self.device)
+        self.net = on_device(self.build(self.config), self.device)
         self.model = dist.wrap(self.net)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=p.lr)
         self.ema = make_ema(self.net, p.ema_decay)

@@ -18,7 +18,7 @@ from pipeline.nets.discriminator import DiscriminatorConfig, TimeDiscriminator, 
 from pipeline.nets.paired_unet import PairedUNetConfig, build_generator
 from pipeline.params import GenParams
 from pipeline.seeding import torch_generator
-from pipeline.training import Dist, autocast
+from pipeline.training import Dist, autocast, on_device
 
 
 def net_config(p: GenParams, sample_size: int | None = None) -> PairedUNetConfig:
@@ -51,8 +51,8 @@ class GeneratorTraining(DiffusionTraining):
         self.min_jsd = math.inf
         self.disc = self.disc_model = self.disc_opt = None
         if p.discriminator:
-            self.disc = TimeDiscriminator(DiscriminatorConfig(widths=tuple(p.disc_widths)))
-            self.disc.to(self.device)
+            disc = TimeDiscriminator(DiscriminatorConfig(widths=tuple(p.disc_widths)))
+            self.disc = on_device(disc, self.device)
             self.disc_model = dist.wrap(self.disc)
             self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=p.lr)
 

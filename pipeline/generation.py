@@ -28,7 +28,7 @@ from pipeline.errors import DataError
 from pipeline.io import atomic_dir, atomic_file, file_digest, write_mask, write_rgb
 from pipeline.seeding import torch_generator
 from pipeline.sr_training import super_resolve
-from pipeline.training import Dist, autocast, precision
+from pipeline.training import Dist, autocast, on_device, precision
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +128,8 @@ class Generation:
         dist: Dist,
     ):
         self.spec, self.dist, self.device = spec, dist, dist.device
-        self.generator = generator.to(self.device).eval()
-        self.sr = sr.to(self.device).eval()
+        self.generator = on_device(generator, self.device).eval()
+        self.sr = on_device(sr, self.device).eval()
         self.digests = {name: file_digest(path) for name, path in weights.items()}
         # bf16 (CUDA) gives other pairs than float32 (a CPU): a set is finished as it began
         made_on = {"device": self.device.type, "precision": precision(self.device)}

@@ -26,6 +26,14 @@ def list_files(folder: Path, exts: tuple[str, ...]) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in exts)
 
 
+def reader_threads() -> int:
+    """Threads for decoding image files (PIL releases the GIL while it decodes and resizes): the
+    process's OMP_NUM_THREADS share when set, as under a `dvc queue` worker, else its cores."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def require_dir(folder: Path, what: str) -> Path:
     """Return `folder` if it is a directory, else raise a DataError naming it."""
     folder = Path(folder)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported on use: the stages that only crop or copy skip its 1.3 s
+    import torch
 
 
 def stage_rng(seed: int, *names: str | int) -> np.random.Generator:
@@ -16,4 +19,6 @@ def stage_rng(seed: int, *names: str | int) -> np.random.Generator:
 
 def torch_generator(seed: int, *names: str | int) -> torch.Generator:
     """A CPU torch generator derived like stage_rng (the same on every rank of a DDP job)."""
+    import torch
+
     return torch.Generator().manual_seed(int(stage_rng(seed, *names).integers(2**63)))

@@ -20,7 +20,7 @@ from pipeline.io import atomic_dir
 from pipeline.metrics import PixelCounts
 from pipeline.params import SegTrainParams
 from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.training import Dist, autocast, check_finite, default_device
+from pipeline.training import Dist, autocast, check_finite, default_device, on_device
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def fit(
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = make_optimizer(model, p)
     start = 0 if checkpoint is None else checkpoint.resume(phase, model, optimizer, rng)
-    model.to(device)
+    model = on_device(model, device)
     net = dist.wrap(model, unused=True)
     if val is not None:
         val = _centre_crop(val[0], p.size), _centre_crop(val[1], p.size)

@@ -1,5 +1,6 @@
-"""The CUDA path's bf16 autocast, exercised on the CPU (SYNTHSET_CPU_BF16=1): one step of every
-trainer and the samplers give finite results close to float32."""
+"""The CUDA path's bf16 autocast and channels_last layout, exercised on the CPU
+(SYNTHSET_CPU_BF16=1): one step of every trainer and the samplers give finite results close to
+float32."""
 
 from __future__ import annotations
 
@@ -35,6 +36,15 @@ def bf16(monkeypatch):
     return both
 
 
+def _channels_last(model: torch.nn.Module) -> bool:
+    """Whether every 4-D weight of `model` is stored channels_last, some of them in a layout
+    that plain contiguous memory is not (a 1-channel or 1×1 kernel can be both)."""
+    weights = [w for w in model.parameters() if w.dim() == 4]
+    return all(w.is_contiguous(memory_format=torch.channels_last) for w in weights) and any(
+        not w.is_contiguous() for w in weights
+    )
+
+
 def _relative(a: float, b: float) -> float:
     return abs(a - b) / abs(b)
 
@@ -47,6 +57,8 @@ def test_a_generator_step_in_bf16_is_finite_and_close_to_float32(bf16, arch, dis
 
     def step():
         training = GeneratorTraining(p, 0, _data(8), _data(4, 1), CPU)
+        nets = [training.net] + ([training.disc] if discriminator else [])
+        assert all(_channels_last(net) == (precision(CPU.device) == "bf16") for net in nets)
         return training.train_step(0, 0)
 
     exact, half = bf16(step)
@@ -55,7 +67,9 @@ def test_a_generator_step_in_bf16_is_finite_and_close_to_float32(bf16, arch, dis
 
 def test_a_super_resolver_step_in_bf16_is_finite_and_close_to_float32(bf16):
     def step():
-        return SRTraining(TINY_SR, 0, _data(8), _data(4, 1), CPU, 2).train_step(0, 0)
+        training = SRTraining(TINY_SR, 0, _data(8), _data(4, 1), CPU, 2)
+        assert _channels_last(training.net) == (precision(CPU.device) == "bf16")
+        return training.train_step(0, 0)
 
     exact, half = bf16(step)
     assert np.isfinite(half) and 0 < _relative(half, exact) < 0.05  # bf16 ran, and stayed close
@@ -89,6 +103,7 @@ def test_a_segmentation_step_in_bf16_is_finite_and_close_to_float32(bf16, tmp_pa
         )  # fmt: skip
         with main_live(tmp_path / "live", CPU) as live:
             fit(model, (images, masks), (images, masks), params, 0, live, CPU)
+        assert _channels_last(model) == (precision(CPU.device) == "bf16")
         return torch.cat([v.float().flatten() for v in model.state_dict().values()])
 
     exact, half = bf16(one_epoch)

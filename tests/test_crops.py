@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from pipeline.crops import crop_positions, pack_crops, split_by_source
 from pipeline.errors import DataError
+from pipeline.io import reader_threads
+from pipeline.stages import prepare
 
 
 def _frame(rng, height=96, width=128):
@@ -85,3 +88,37 @@ def test_no_source_segment_straddles_the_split(videos, stills, segment):
 def test_one_segment_cannot_be_split():
     with pytest.raises(DataError, match="at least 2 source segments"):
         split_by_source(_frames({"a": 5}), 0.2, 8, np.random.default_rng(0))
+
+
+def test_prepare_packs_the_same_bytes_on_any_number_of_reader_threads(
+    tmp_path, monkeypatch, smoke_params, write_params
+):
+    rng = np.random.default_rng(3)
+    pseudo = tmp_path / "data/pseudo"
+    (pseudo / "images").mkdir(parents=True)
+    (pseudo / "masks").mkdir()
+    rows, frames = [], {}
+    for i in range(8):
+        image, mask = frames[f"f{i}"] = _frame(rng)
+        name = f"f{i}.png"
+        Image.fromarray(image).save(pseudo / "images" / name)
+        Image.fromarray(mask.astype(np.uint8) * 255).save(pseudo / "masks" / name)
+        rows.append((f"f{i}", f"images/{name}", f"masks/{name}", f"v{i // 4}.mp4", i % 4))
+    columns = ["id", "image", "mask", "source", "frame"]
+    pd.DataFrame(rows, columns=columns).to_csv(pseudo / "manifest.csv", index=False)
+    write_params(smoke_params)
+    monkeypatch.chdir(tmp_path)
+    outputs = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("OMP_NUM_THREADS", threads)
+        assert reader_threads() == int(threads)
+        prepare.main()
+        out = tmp_path / "data/prepared"
+        outputs.append({f.name: f.read_bytes() for f in sorted(out.iterdir())})
+    assert outputs[0] == outputs[1]
+    crops = pd.read_csv(tmp_path / "data/prepared/crops.csv")
+    train = np.load(tmp_path / "data/prepared/train_32.npy")
+    for k, crop in enumerate(crops[crops.split == "train"].itertuples()):
+        image, mask = frames[crop.frame]
+        window = pack_crops(image, mask, np.array([[crop.y, crop.x]]), 64, 32)[0]
+        np.testing.assert_array_equal(train[k], window)

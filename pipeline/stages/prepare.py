@@ -4,16 +4,17 @@ split and resolution."""
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from pipeline.crops import crop_positions, pack_crops, split_by_source
+from pipeline.crops import frame_crops, split_by_source
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
-from pipeline.io import atomic_dir, read_manifest, read_mask, read_rgb
+from pipeline.io import atomic_dir, read_manifest, reader_threads
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
 
@@ -35,14 +36,21 @@ def main() -> None:
     packs: dict[tuple[str, int], list[np.ndarray]] = {
         (s, size): [] for s in ("train", "val") for size in sizes
     }
-    rows = []
-    for row in tqdm(manifest.itertuples(), total=len(manifest), desc="crops"):
-        image, mask = read_rgb(PSEUDO / row.image), read_mask(PSEUDO / row.mask)
+    frames = list(manifest.itertuples())
+
+    def crops(row) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         rng = stage_rng(seed, "prepare", row.id)
-        positions = crop_positions(rng, *mask.shape, p.crop, p.crops_per_frame)
+        return frame_crops(
+            PSEUDO / row.image, PSEUDO / row.mask, rng, p.crop, p.crops_per_frame, sizes
+        )
+
+    with ThreadPoolExecutor(reader_threads()) as pool:  # in frame order, whatever the threads
+        cropped = list(tqdm(pool.map(crops, frames), total=len(frames), desc="crops"))
+    rows = []
+    for row, (positions, packed) in zip(frames, cropped, strict=True):
         split, segment = splits.at[row.id, "split"], splits.at[row.id, "segment"]
         for size in sizes:
-            packs[split, size].append(pack_crops(image, mask, positions, p.crop, size))
+            packs[split, size].append(packed[size])
         rows += [
             {
                 "frame": row.id,
