@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
+from pipeline import generator as gen
 from pipeline.diffusion import Diffusion, T
-from pipeline.gen_training import net_config
 from pipeline.nets.paired_unet import ARCHS, PairedUNetConfig, build_generator, count_parameters
 from pipeline.params import load_params
 from pipeline.training import autocast, default_device
@@ -88,7 +88,7 @@ def main() -> None:
                 batch = min(batch, CPU_BATCH_CAP)
             batch = args.batch or batch
             for arch in args.archs:
-                config = replace(net_config(params.gen), arch=arch)
+                config = replace(gen.config(params.gen), arch=arch)
                 sec, count = time_steps(config, size, batch, device, args.steps)
                 print(
                     f"| {device_name} | {profile} | {arch} | {count / 1e6:.2f} M | {size}² | "

@@ -22,13 +22,11 @@ from pathlib import Path
 
 import torch
 
+from pipeline import generator as gen
+from pipeline import super_resolver
 from pipeline.diffusion import make_scheduler
-from pipeline.gen_training import net_config
 from pipeline.generation import GenerationSpec, make_pairs
-from pipeline.nets.paired_unet import build_generator
-from pipeline.nets.sr_unet import build_sr
 from pipeline.params import Params, load_params
-from pipeline.sr_training import sr_config
 from pipeline.training import autocast, default_device
 
 PROFILES = {"demo": Path("params.yaml"), "paper": Path("profiles/paper.yaml")}
@@ -67,8 +65,8 @@ def bench(params: Params, device: torch.device, batch: int, max_seconds: float):
     """Rows (sampler, steps, generator s/step, SR s/step, seconds per batch, measured?)."""
     sizes, g = params.prepare, params.generate
     torch.manual_seed(0)
-    generator = build_generator(net_config(params.gen)).to(device).eval()
-    sr = build_sr(sr_config(params.sr)).to(device).eval()
+    generator = gen.build(gen.config(params.gen)).to(device).eval()
+    sr = super_resolver.build(super_resolver.config(params.sr)).to(device).eval()
     if device.type == "cuda":
         generator = generator.to(memory_format=torch.channels_last)
         sr = sr.to(memory_format=torch.channels_last)

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.evaluation import quadrants
 from pipeline.finetuning import gwhd_finetune_set
+from pipeline.geometry import quadrants
 from pipeline.layout import RawLayout
 from pipeline.params import load_params
 from pipeline.segmentation import SegModelConfig, build_unet, fit

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipeline.video import decode_frames, encode_video, ffmpeg_exe, output_size
+from pipeline.geometry import short_side_size
+from pipeline.video import decode_frames, encode_video, ffmpeg_exe
 
 SIZE, EVERY = 512, 2
 
@@ -40,7 +41,7 @@ def pngs(path: Path) -> np.ndarray:
         subprocess.run(command, check=True)
         files = sorted(Path(tmp).glob("*.png"))[::EVERY]
         first = Image.open(files[0])
-        size = output_size(*first.size, SIZE)
+        size = short_side_size(*first.size, SIZE)
         return np.stack([np.asarray(Image.open(f).resize(size, Image.BICUBIC)) for f in files])
 
 

@@ -20,6 +20,7 @@ over the seeds. The U-Nets of a hop differ only in the seed of `train_seg`.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 from pathlib import Path
@@ -28,13 +29,14 @@ import numpy as np
 import torch
 from dvclive import Live
 
-from pipeline.evaluation import load_test_crops, predict_at_scale, score
+from pipeline.evaluation import load_test_crops, score
+from pipeline.geometry import predict_at_scale
 from pipeline.io import load_packed, read_dataset, read_manifest, read_mask, read_rgb
 from pipeline.layout import RawLayout
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
-from pipeline.segmentation import SegModelConfig, build_unet, fit, split_pairs
-from pipeline.sr_training import upsampled
+from pipeline.segmentation import SegModelConfig, build_unet, fit, predict_list, split_pairs
+from pipeline.super_resolver import upsampled
 
 PREPARED = Path("data/prepared")
 GENERATED = Path("data/generated")
@@ -79,7 +81,8 @@ def main() -> None:
             live_dir = args.out / f"{name}_seed{seed}"
             with Live(str(live_dir), dvcyaml=False, save_dvc_exp=False) as live:
                 fit(model, train, val, p, seed, live)
-            probs = predict_at_scale(model, config, crops.images, sizes.sr_size, 16)
+            predict = functools.partial(predict_list, model, batch_size=16)
+            probs = predict_at_scale(predict, crops.images, config.scale, (sizes.sr_size,) * 2)
             overall = score(probs, crops.masks, crops.domains, params.evaluate.threshold)["overall"]
             dice.append(overall.dice)
             iou.append(overall.iou)

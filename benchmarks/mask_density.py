@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.diffusion import sample
-from pipeline.diffusion_training import saved_size
-from pipeline.gen_training import load_generator
+from pipeline import generator as gen
+from pipeline.checkpoints import trained_size
 from pipeline.io import load_packed
 from pipeline.seeding import torch_generator
 
@@ -32,8 +31,8 @@ def main() -> None:
     parser.add_argument("settings", nargs="+", help="sampler:steps, e.g. ddpm:100")
     parser.add_argument("--n", type=int, default=64)
     args = parser.parse_args()
-    generator = load_generator(GENERATOR).eval()
-    size = saved_size(generator, GENERATOR, "generator")
+    generator = gen.load(GENERATOR)
+    size = trained_size(generator, GENERATOR, "generator")
     train = load_packed(PREPARED / f"train_{size}.npy")
     fractions = (train[..., 3] > 0).mean(axis=(1, 2))
     quartiles = " / ".join(f"{q:.3f}" for q in np.quantile(fractions, [0.25, 0.5, 0.75]))
@@ -44,7 +43,7 @@ def main() -> None:
         sampler, steps = setting.split(":")
         noise = [torch_generator(0, "mask_density", k) for k in range(args.n)]
         start = time.perf_counter()
-        x = sample(generator, (args.n, 4, size, size), sampler, int(steps), noise)
+        x = gen.sample(generator, args.n, size, sampler, int(steps), noise)
         seconds = time.perf_counter() - start
         mask = x[:, 3].numpy()
         per_pair = (mask > 0).mean(axis=(1, 2))

@@ -17,13 +17,12 @@ from pathlib import Path
 
 import torch
 
+from pipeline.checkpoints import trained_size
 from pipeline.diffusion import to_model_space, to_uint8
-from pipeline.diffusion_training import saved_size
 from pipeline.io import load_packed
-from pipeline.metrics import PixelCounts
-from pipeline.nets.sr_unet import degrade, upsample_condition
+from pipeline.metrics import PixelCounts, psnr
 from pipeline.seeding import torch_generator
-from pipeline.sr_training import load_sr, psnr, super_resolve
+from pipeline.super_resolver import degrade, load, super_resolve, upsample_condition
 
 
 def dice(masks, truth) -> float:
@@ -42,8 +41,8 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=16)
     args = parser.parse_args()
-    model = load_sr(args.weights)
-    size, factor = saved_size(model, args.weights, "super-resolver"), model.config.factor
+    model = load(args.weights)
+    size, factor = trained_size(model, args.weights, "super-resolver"), model.config.factor
     hr = to_model_space(load_packed(Path(f"data/prepared/val_{size}.npy"))[: args.n])
     lowres = degrade(hr, factor)
     truth_images, truth_masks = to_uint8(hr)

@@ -24,12 +24,9 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
-from pipeline.gen_training import net_config
-from pipeline.nets.paired_unet import build_generator
-from pipeline.nets.sr_unet import build_sr
+from pipeline import generator, super_resolver
 from pipeline.params import load_params
 from pipeline.segmentation import SegModelConfig, build_unet
-from pipeline.sr_training import sr_config
 from pipeline.study.grids import STUDIES
 
 ANCHOR_PAIRS, ANCHOR_SECONDS, ANCHOR_STEPS, ANCHOR_SR_STEPS = 5000, 2 * 3600, 1000, 100
@@ -46,8 +43,8 @@ def network_flops(params) -> dict[str, float]:
     """Forward FLOPs per sample of each network at the profile's sizes."""
     g, s = params.prepare.gen_size, params.prepare.sr_size
     t = torch.zeros(1, dtype=torch.long)
-    gen = build_generator(net_config(params.gen, g))
-    sr = build_sr(sr_config(params.sr, s, s // g))
+    gen = generator.build(generator.config(params.gen, g))
+    sr = super_resolver.build(super_resolver.config(params.sr, s, s // g))
     seg = build_unet(SegModelConfig.from_params(params.train_seg))
     labeler = build_unet(SegModelConfig.from_params(params.train_labeler))
     size, lsize = params.train_seg.size, params.train_labeler.size

@@ -23,7 +23,7 @@ import torch
 from bench_gen import median_step
 from diffusers import UNet2DModel
 
-from pipeline.gen_training import net_config
+from pipeline import generator as gen
 from pipeline.nets.paired_unet import build_generator, count_parameters
 from pipeline.params import load_params
 from pipeline.training import default_device
@@ -58,7 +58,7 @@ def main() -> None:
     for profile in args.profiles:
         params = load_params(PROFILES[profile])
         size, batch = params.prepare.gen_size, args.batch or params.gen.batch_size
-        config = replace(net_config(params.gen), arch="concat")
+        config = replace(gen.config(params.gen), arch="concat")
         torch.manual_seed(0)
         ours = build_generator(config).to(device)
         theirs = diffusers_twin(config.widths, config.layers_per_level, config.heads, size)

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from bench_gen import median_step
 
-from pipeline.gen_training import net_config
+from pipeline import generator as gen
 from pipeline.nets.paired_unet import build_generator, count_parameters
 from pipeline.params import load_params
 from pipeline.training import default_device
@@ -59,7 +59,7 @@ def main() -> None:
     device = default_device()
     params = load_params(PAPER)
     size = params.prepare.gen_size
-    config = replace(net_config(params.gen), arch="two_encoder")
+    config = replace(gen.config(params.gen), arch="two_encoder")
     torch.manual_seed(0)
     ours = build_generator(config).to(device)
     theirs = public_two_encoder(

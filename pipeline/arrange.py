@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import DataError, run_stage
+from pipeline.geometry import resize_short_side
 from pipeline.io import atomic_dir, list_pairs, read_pair, read_rgb, write_pair
-from pipeline.layout import resize_short_side
 from pipeline.video import encode_video
 
 log = logging.getLogger(__name__)

@@ -10,11 +10,12 @@ import re
 import shutil
 from pathlib import Path
 
+from pipeline import artifacts
 from pipeline.dvc_cli import dvc
 from pipeline.errors import run_stage
 from pipeline.io import atomic_dir
 
-PAIRS = "reports/generated_pairs.png"
+PAIRS = artifacts.GENERATED_PAIRS.as_posix()
 
 
 def changed(spec: dict) -> bool:

@@ -3,14 +3,16 @@ do generated masks cover as much of the crop as the training masks do?"""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from scipy.stats import wasserstein_distance
 
+from pipeline.geometry import predict_at_scale
 from pipeline.metrics import PixelCounts
-from pipeline.segmentation import predict_probs
+from pipeline.segmentation import predict_list
 
 
 def labeler_agreement(
@@ -26,17 +28,10 @@ def labeler_agreement(
     resized to `sr_size`), so images are first enlarged by `scale` = crop / sr_size (bilinear) to
     show the heads at the labeler's scale, and the probabilities are brought back (area average).
     """
+    predict = functools.partial(predict_list, model, batch_size=batch_size)
+    probs = predict_at_scale(predict, list(images), scale, (images.shape[2], images.shape[1]))
     counts = PixelCounts()
-    size = images.shape[1:3]
-    for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
-        x = batch.permute(0, 3, 1, 2).float()
-        if scale != 1:
-            x = F.interpolate(x, scale_factor=scale, mode="bilinear", antialias=scale < 1)
-        big = x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        probs = torch.from_numpy(predict_probs(model, big, batch_size))[:, None]
-        probs = F.interpolate(probs, size=size, mode="area")[:, 0]
-        counts.add(probs, torch.from_numpy(masks[start : start + batch_size] > 0))
+    counts.add(torch.from_numpy(probs), torch.from_numpy(masks > 0))
     return counts
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
 from pipeline.errors import DataError
+from pipeline.geometry import resize_image
 from pipeline.params import CopyPasteParams
 
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -205,8 +205,8 @@ def _background_view(rng: np.random.Generator, background: np.ndarray, size: int
     height, width = background.shape[:2]
     side = max(1, int(round(min(height, width) * rng.uniform(0.75, 1.0))))
     y, x = rng.integers(height - side + 1), rng.integers(width - side + 1)
-    crop = Image.fromarray(np.ascontiguousarray(background[y : y + side, x : x + side]))
-    view = np.asarray(crop.resize((size, size), Image.Resampling.BILINEAR))
+    crop = np.ascontiguousarray(background[y : y + side, x : x + side])
+    view = resize_image(crop, (size, size))
     if rng.random() < 0.5:
         view = view[:, ::-1]
     if rng.random() < 0.5:

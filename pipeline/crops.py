@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from pipeline.errors import DataError
+from pipeline.geometry import resize_image, resize_mask
 from pipeline.io import read_mask, read_rgb
 
 
@@ -62,23 +62,13 @@ def crop_positions(
     return np.stack([ys, xs], axis=1)
 
 
-def resize_pair(image: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
-    """One square pair resized to size×size as uint8 H×W×4: bilinear RGB, nearest 0/255 mask."""
-    if image.shape[0] != size:
-        image = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BILINEAR))
-        mask = np.asarray(
-            Image.fromarray(mask.astype(np.uint8)).resize((size, size), Image.Resampling.NEAREST)
-        )
-    return np.concatenate([image, (mask > 0).astype(np.uint8)[..., None] * 255], axis=2)
-
-
 def pack_crops(
     image: np.ndarray, mask: np.ndarray, positions: np.ndarray, crop: int, size: int
 ) -> np.ndarray:
     """The crops at `positions`, each resized to size×size, packed as uint8 N×size×size×4."""
     return np.stack(
         [
-            resize_pair(image[y : y + crop, x : x + crop], mask[y : y + crop, x : x + crop], size)
+            _packed_pair(image[y : y + crop, x : x + crop], mask[y : y + crop, x : x + crop], size)
             for y, x in positions
         ]
     )
@@ -91,3 +81,9 @@ def frame_crops(
     rgb, binary = read_rgb(image), read_mask(mask)
     positions = crop_positions(rng, *binary.shape, crop, count)
     return positions, {size: pack_crops(rgb, binary, positions, crop, size) for size in sizes}
+
+
+def _packed_pair(image: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    """One square pair resized to size×size as uint8 H×W×4: bilinear RGB, nearest 0/255 mask."""
+    image, mask = resize_image(image, (size, size)), resize_mask(mask, (size, size))
+    return np.concatenate([image, mask.astype(np.uint8)[..., None] * 255], axis=2)

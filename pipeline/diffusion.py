@@ -1,6 +1,6 @@
 """The diffusion process of the paired generator: the paper's schedule (T = 1000, linear β from
-1e-4 to 0.02) on 4-channel RGB + mask tensors in [-1, 1], networks that output ε (the paper) or v
-and hand out ε either way (`NoiseOutput`), the training-time helpers (forward noising, loss,
+1e-4 to 0.02) on 4-channel RGB + mask tensors in [-1, 1], the reading of a network's output as ε
+whether it outputs ε (the paper) or v (`epsilon`), the training-time helpers (forward noising, loss,
 batched posterior step, timestep curriculum) and sampling with the schedulers of `diffusers`, x0
 clipped to [-1, 1] throughout."""
 
@@ -17,7 +17,7 @@ from diffusers import (
     DPMSolverMultistepScheduler,
     UniPCMultistepScheduler,
 )
-from torch import Tensor, nn
+from torch import Tensor
 from tqdm import tqdm
 
 T = 1000
@@ -93,13 +93,11 @@ class Diffusion:
     ) -> Tensor:
         """Mean squared error over all image and mask channels, in the network's output space.
 
-        An ε-network is scored on ε. A v-network (`prediction="v"`, see NoiseOutput) is scored on
+        An ε-network is scored on ε. A v-network (`prediction="v"`, see `epsilon`) is scored on
         v, whose error is the noise error over √ᾱ_t: each item's noise error is weighted by 1/ᾱ_t
         (its timesteps `t` are then needed).
         """
-        if prediction not in PREDICTIONS:
-            raise ValueError(f"unknown prediction {prediction!r}; expected one of {PREDICTIONS}")
-        if prediction == "epsilon":
+        if check_prediction(prediction) == "epsilon":
             return F.mse_loss(eps_pred, noise)
         if t is None:
             raise ValueError("the loss of a v-network needs the timesteps t")
@@ -131,32 +129,34 @@ class Diffusion:
         return x0_coeff * x0 + xt_coeff * x_t
 
 
-class NoiseOutput(nn.Module):
-    """A network's raw output read as its noise prediction ε for the samplers and losses.
+_ALPHAS_CUMPROD = DDPMScheduler(**_SCHEDULE).alphas_cumprod.float()
+_SQRT_AB, _SQRT_ONE_MINUS_AB = _ALPHAS_CUMPROD.sqrt(), (1 - _ALPHAS_CUMPROD).sqrt()
+
+
+def check_prediction(prediction: str) -> str:
+    """`prediction` if it names a network output this process reads (`epsilon` or `v`)."""
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"unknown prediction {prediction!r}; expected one of {PREDICTIONS}")
+    return prediction
+
+
+def epsilon(out: Tensor, x_t: Tensor, t: Tensor, prediction: str) -> Tensor:
+    """A network's raw output `out` at x_t and steps t read as its noise prediction ε, for the
+    samplers and losses.
 
     `epsilon`: the output is ε. `v` (Salimans & Ho 2022): the output is v = √ᾱ_t ε − √(1−ᾱ_t) x0,
     returned as ε = √ᾱ_t v + √(1−ᾱ_t) x_t in float32. Near t = T the estimate
     x0 = (x_t − √(1−ᾱ_t) ε) / √ᾱ_t magnifies an ε-network's error up to 160-fold (√ᾱ_T ≈ 0.006),
     and a short training run samples off colours; a v-network outputs −x0 itself there.
     """
-
-    def __init__(self, prediction: str):
-        super().__init__()
-        if prediction not in PREDICTIONS:
-            raise ValueError(f"unknown prediction {prediction!r}; expected one of {PREDICTIONS}")
-        self.prediction = prediction
-        ab = DDPMScheduler(**_SCHEDULE).alphas_cumprod.float()
-        self.register_buffer("sqrt_ab", ab.sqrt(), persistent=False)
-        self.register_buffer("sqrt_one_minus_ab", (1 - ab).sqrt(), persistent=False)
-
-    def forward(self, out: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
-        if self.prediction == "epsilon":
-            return out
-        shape = (-1, *([1] * (out.dim() - 1)))
-        return (
-            self.sqrt_ab[t].view(shape) * out.float()
-            + self.sqrt_one_minus_ab[t].view(shape) * x_t.float()
-        )
+    if check_prediction(prediction) == "epsilon":
+        return out
+    shape = (-1, *([1] * (out.dim() - 1)))
+    t = t.to(out.device)
+    return (
+        _SQRT_AB.to(out.device)[t].view(shape) * out.float()
+        + _SQRT_ONE_MINUS_AB.to(out.device)[t].view(shape) * x_t.float()
+    )
 
 
 def t_max(epoch: int, sigma: int, alpha: int, offset: int, T: int = T) -> int:
@@ -219,11 +219,13 @@ def sample(
     device: torch.device | str | None = None,
     progress: bool = False,
     cond: Tensor | None = None,
+    prediction: str = "epsilon",
 ) -> Tensor:
     """Generate x0 in [-1, 1] from pure noise with `steps` steps of a diffusers scheduler.
 
     `model(x, t)` — or `model(x, t, cond)` when a condition is given — maps x (B, C, H, W) and
-    t LongTensor (B,) to ε of x's shape; its train/eval mode is left to the caller. The start noise
+    t LongTensor (B,) to its raw output of x's shape, read as ε by `epsilon(..., prediction)`;
+    its train/eval mode is left to the caller. The start noise
     and every stochastic step draw from `generator` on its own device (a CPU generator gives the
     same start on CPU and GPU); with a list of one generator per item, each item's noise comes
     from its own generator, so an item can be regenerated alone.
@@ -240,7 +242,7 @@ def sample(
     x = start_noise(shape, generator).to(device)
     for t in tqdm(scheduler.timesteps.tolist(), desc=sampler, disable=not progress):
         t_batch = torch.full((shape[0],), t, device=device, dtype=torch.long)
-        eps = model(x, t_batch, *extra).to(x.dtype)
+        eps = epsilon(model(x, t_batch, *extra), x, t_batch, prediction).to(x.dtype)
         x = scheduler.step(eps, t, x, **step_kwargs).prev_sample
     return x.clamp(-1, 1)
 

@@ -11,12 +11,10 @@ is called (`predict`) and what they evaluate every `eval_every` epochs (`evaluat
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 from dvclive import Live
-from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from pipeline.diffusion import Diffusion, T, sample_timesteps, to_model_space
+from pipeline.checkpoints import load_training_state, save_model, save_training_state
+from pipeline.diffusion import Diffusion, T, epsilon, sample_timesteps, to_model_space
 from pipeline.errors import DataError
 from pipeline.io import atomic_dir
 from pipeline.seeding import torch_generator
@@ -37,51 +35,15 @@ from pipeline.training import (
     autocast,
     check_finite,
     fingerprint,
-    load_checkpoint,
     make_ema,
     make_live,
     on_device,
     restore_live,
-    save_checkpoint,
     snapshot_live,
     trim_live_history,
 )
 
 log = logging.getLogger(__name__)
-
-
-def save_net(model: torch.nn.Module, config: Any, folder: Path) -> None:
-    """Write model.safetensors and config.json (the dataclass `config`) into `folder`, atomically:
-    a full disk or a kill leaves the previous folder whole."""
-    state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_dir(folder) as tmp:
-        save_file(state, tmp / "model.safetensors")
-        (tmp / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
-
-
-def load_net(folder: Path, make: Callable[[dict], torch.nn.Module], what: str) -> torch.nn.Module:
-    """A network saved by save_net, built by `make(config dict)`, in eval mode on the CPU."""
-    folder = Path(folder)
-    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-        raise DataError(f"no saved {what} (config.json + model.safetensors) in {folder}")
-    config = json.loads((folder / "config.json").read_text())
-    try:
-        model = make({k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
-    except (TypeError, ValueError) as err:
-        raise DataError(f"{folder / 'config.json'} does not describe a {what}: {err}") from None
-    model.load_state_dict(load_file(folder / "model.safetensors"))
-    return model.eval()
-
-
-def saved_size(model: torch.nn.Module, folder: Path, what: str) -> int:
-    """The side of the pairs the loaded weights in `folder` were trained on (their config)."""
-    size = model.config.sample_size
-    if size is None:
-        raise DataError(
-            f"{Path(folder) / 'config.json'} records no sample_size; re-train the {what} "
-            "with this version of the pipeline"
-        )
-    return size
 
 
 @dataclass(frozen=True)
@@ -139,7 +101,7 @@ class DiffusionTraining(ABC):
 
     def predict(self, model: torch.nn.Module, x_t: torch.Tensor, t: torch.Tensor, x0: torch.Tensor):
         """The network's noise prediction for x_t at t (x0, the clean batch, for conditioning)."""
-        return model(x_t, t)
+        return epsilon(model(x_t, t), x_t, t, self.config.prediction)
 
     def evaluate(self, live: Live, staged: Path) -> str:
         """Every eval_every epochs (rank 0): log extra metrics and figures, stage extra kept
@@ -216,7 +178,7 @@ class DiffusionTraining(ABC):
 
     def update_ema(self) -> None:
         if self.ema is not None:
-            self.ema.update_parameters(self.net)
+            self.ema.update(self.net)
 
     @torch.no_grad()
     def val_loss(self) -> float:
@@ -239,7 +201,7 @@ class DiffusionTraining(ABC):
         return total / (len(grid) * len(self.val))
 
     def keep(self, folder: Path) -> None:
-        save_net(self.deployed, self.config, folder)
+        save_model(self.deployed, self.config, folder)
 
     def log_epoch(self, live: Live, epoch: int, train_loss: float, staged: Path) -> None:
         """Per-epoch metrics and best-validation weights; every eval_every epochs `evaluate`."""
@@ -260,7 +222,7 @@ class DiffusionTraining(ABC):
         p, dist = self.p, self.dist
         staged = paths.checkpoint / "kept"
         self.checkpoint_file = paths.checkpoint / "state.pt"
-        state = load_checkpoint(self.checkpoint_file, self.fingerprint)
+        state = load_training_state(self.checkpoint_file, self.fingerprint)
         if state is not None:
             self.load_state(state)
             log.info("resuming %s from epoch %d", self.stage, self.epoch)
@@ -292,7 +254,7 @@ class DiffusionTraining(ABC):
                 self.log_epoch(live, epoch, train_loss, staged)
             if dist.main and (self.epoch % p.checkpoint_every == 0 or self.epoch == p.epochs):
                 snapshot_live(paths.live, paths.checkpoint)
-                save_checkpoint(paths.checkpoint / "state.pt", self.state())
+                save_training_state(paths.checkpoint / "state.pt", self.state())
             dist.barrier()
         if dist.main:
             with atomic_dir(paths.models) as out:

@@ -10,25 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image
 
+from pipeline.geometry import quadrants, resize_mask
 from pipeline.layout import RawLayout, read_scaled_pair
 from pipeline.metrics import PixelCounts
-from pipeline.segmentation import SegModelConfig, predict_list
-
-
-def quadrants(array: np.ndarray) -> list[np.ndarray]:
-    """The four half-size crops of an H×W(×C) array: top-left, top-right, bottom-left,
-    bottom-right (an odd last row or column is dropped)."""
-    h, w = array.shape[0] // 2, array.shape[1] // 2
-    return [array[y : y + h, x : x + w] for y in (0, h) for x in (0, w)]
-
-
-def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
-    """A boolean mask resized to size×size by nearest neighbour."""
-    image = Image.fromarray(np.asarray(mask, bool).astype(np.uint8) * 255)
-    return np.asarray(image.resize((size, size), Image.Resampling.NEAREST)) > 0
 
 
 @dataclass
@@ -49,36 +34,10 @@ def load_test_crops(layout: RawLayout, frame_size: int, out_size: int) -> TestCr
         image, mask = read_scaled_pair(pair, frame_size)
         for k, (image_q, mask_q) in enumerate(zip(quadrants(image), quadrants(mask), strict=True)):
             images.append(np.ascontiguousarray(image_q))
-            masks.append(resize_mask(mask_q, out_size))
+            masks.append(resize_mask(mask_q, (out_size, out_size)))
             domains.append(domain_of[pair.stem])
             ids.append(f"{pair.stem}_q{k}")
     return TestCrops(images, np.stack(masks), domains, ids)
-
-
-def resize_image(image: np.ndarray, scale: float) -> np.ndarray:
-    """A uint8 image scaled by `scale` (bilinear, antialiased)."""
-    if scale == 1:
-        return image
-    h, w = image.shape[:2]
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
-
-
-def predict_at_scale(
-    model: torch.nn.Module,
-    config: SegModelConfig,
-    images: list[np.ndarray],
-    out_size: int,
-    batch_size: int,
-) -> np.ndarray:
-    """Probabilities (N×out×out) of frame-scale images shown to the model at its training scale,
-    area-averaged to out_size."""
-    probs = predict_list(model, [resize_image(i, config.scale) for i in images], batch_size)
-    out = [
-        F.interpolate(torch.from_numpy(p)[None, None], size=(out_size, out_size), mode="area")[0, 0]
-        for p in probs
-    ]
-    return torch.stack(out).numpy()
 
 
 def score(

@@ -1,4 +1,5 @@
-"""Figures written to reports/: grids of image/mask pairs with mask overlays."""
+"""Figures: grids of image/mask pairs with mask overlays, as matplotlib figures (for dvclive's
+log_image) or written to reports/ as PNG."""
 
 from __future__ import annotations
 
@@ -22,16 +23,18 @@ def overlay(image: np.ndarray, mask: np.ndarray, alpha: float = 0.45) -> np.ndar
     return out.astype(np.uint8)
 
 
-def pair_grid(
-    path: Path,
+DPI = 110
+
+
+def pair_figure(
     images: list[np.ndarray],
     masks: list[np.ndarray],
     titles: list[str] | None = None,
     suptitle: str = "",
-) -> None:
-    """Write a PNG with three rows per column: image, mask, overlay (DESIGN Fig. 4 style)."""
+) -> Figure:
+    """Three rows per column: image, mask, overlay (DESIGN Fig. 4 style)."""
     n = len(images)
-    fig = Figure(figsize=(1.9 * n, 5.9))
+    fig = Figure(figsize=(1.9 * n, 5.9), dpi=DPI)
     axes = fig.subplots(3, n, squeeze=False)
     for j, (img, mask) in enumerate(zip(images, masks, strict=True)):
         panels = (img, np.asarray(mask) > 0, overlay(img, mask))
@@ -44,19 +47,18 @@ def pair_grid(
             axes[0, j].set_title(titles[j], fontsize=7)
     for i, label in enumerate(("image", "mask", "overlay")):
         axes[i, 0].set_ylabel(label)
-    _save(fig, path, suptitle)
+    return _finish(fig, suptitle)
 
 
-def sr_grid(
-    path: Path,
+def rows_figure(
     rows: list[tuple[str, list[np.ndarray]]],
     titles: list[str] | None = None,
     suptitle: str = "",
-) -> None:
-    """Write a PNG with one labelled row per entry of `rows` (label, images or masks), columns
-    aligned (DESIGN Fig. 5 style: upsampled low-resolution pair beside the super-resolved one)."""
+) -> Figure:
+    """One labelled row per entry of `rows` (label, images or masks), columns aligned (DESIGN
+    Fig. 5 style: upsampled low-resolution pair beside the super-resolved one)."""
     n = len(rows[0][1])
-    fig = Figure(figsize=(1.9 * n, 1.95 * len(rows)))
+    fig = Figure(figsize=(1.9 * n, 1.95 * len(rows)), dpi=DPI)
     axes = fig.subplots(len(rows), n, squeeze=False)
     for i, (label, panels) in enumerate(rows):
         for j, panel in enumerate(panels):
@@ -70,13 +72,38 @@ def sr_grid(
     if titles:
         for j, title in enumerate(titles):
             axes[0, j].set_title(title, fontsize=7)
-    _save(fig, path, suptitle)
+    return _finish(fig, suptitle)
 
 
-def _save(fig: Figure, path: Path, suptitle: str) -> None:
-    """Title the figure and write it as PNG atomically."""
+def _finish(fig: Figure, suptitle: str) -> Figure:
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, path: Path) -> None:
+    """Write a figure as PNG atomically."""
     with atomic_file(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+        fig.savefig(tmp, dpi=DPI, format="png")
+
+
+def pair_grid(
+    path: Path,
+    images: list[np.ndarray],
+    masks: list[np.ndarray],
+    titles: list[str] | None = None,
+    suptitle: str = "",
+) -> None:
+    """Write a `pair_figure` as a PNG."""
+    save_figure(pair_figure(images, masks, titles, suptitle), path)
+
+
+def sr_grid(
+    path: Path,
+    rows: list[tuple[str, list[np.ndarray]]],
+    titles: list[str] | None = None,
+    suptitle: str = "",
+) -> None:
+    """Write a `rows_figure` as a PNG."""
+    save_figure(rows_figure(rows, titles, suptitle), path)

@@ -16,22 +16,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline.geometry import centre_square, mask_fraction, resize_short_side
 from pipeline.io import read_manifest, read_rgb
-from pipeline.layout import RawLayout, read_scaled_pair, resize_short_side
+from pipeline.layout import RawLayout, read_scaled_pair
 from pipeline.params import FinetuneParams, SegTrainParams
 from pipeline.seg_checkpoint import SegCheckpoint
 from pipeline.segmentation import SegModelConfig, fit, predict_list
 from pipeline.training import Dist
 
 log = logging.getLogger(__name__)
-
-
-def centre_square(array: np.ndarray) -> np.ndarray:
-    """The centred square of side min(H, W) of an H×W(×C) array."""
-    h, w = array.shape[:2]
-    side = min(h, w)
-    y, x = (h - side) // 2, (w - side) // 2
-    return np.ascontiguousarray(array[y : y + side, x : x + side])
 
 
 def gwhd_finetune_set(
@@ -122,7 +115,7 @@ def self_training_round(
     phase: int = 0,
 ) -> None:
     """One Najafian round: train the model on the frames it has just labelled (`masks`)."""
-    log.info("self-training round: pseudo-label mask fraction %.3f", float(masks.mean()))
+    log.info("self-training round: pseudo-label mask fraction %.3f", mask_fraction(masks))
     if live is not None:
-        live.log_metric("round/mask_fraction", float(masks.mean()), plot=False)
+        live.log_metric("round/mask_fraction", mask_fraction(masks), plot=False)
     fit(model, (frames, masks), None, fit_p, seed, live, dist, checkpoint, phase)

@@ -10,34 +10,16 @@ import numpy as np
 import torch
 from dvclive import Live
 
-from pipeline.diffusion import T, sample, sample_timesteps, t_max, to_uint8
-from pipeline.diffusion_training import DiffusionTraining, load_net
-from pipeline.figures import pair_grid
+from pipeline import generator
+from pipeline.diffusion import T, sample_timesteps, t_max, to_uint8
+from pipeline.diffusion_training import DiffusionTraining
+from pipeline.figures import pair_figure
 from pipeline.metrics import mean_rgb_jsd
 from pipeline.nets.discriminator import DiscriminatorConfig, TimeDiscriminator, discriminator_losses
-from pipeline.nets.paired_unet import PairedUNetConfig, build_generator
+from pipeline.nets.paired_unet import PairedUNetConfig
 from pipeline.params import GenParams
 from pipeline.seeding import torch_generator
 from pipeline.training import Dist, autocast, on_device
-
-
-def net_config(p: GenParams, sample_size: int | None = None) -> PairedUNetConfig:
-    """The generator network's config from the gen params, for pairs of `sample_size` pixels."""
-    return PairedUNetConfig(
-        arch=p.arch,
-        skip=p.skip,
-        widths=tuple(p.widths),
-        layers_per_level=p.layers_per_level,
-        heads=p.heads,
-        time_dim=p.time_dim,
-        prediction=p.prediction,
-        sample_size=sample_size,
-    )
-
-
-def load_generator(folder: Path) -> torch.nn.Module:
-    """A generator saved by train_gen, in eval mode on the CPU."""
-    return load_net(folder, lambda c: build_generator(PairedUNetConfig(**c)), "generator")
 
 
 class GeneratorTraining(DiffusionTraining):
@@ -57,10 +39,10 @@ class GeneratorTraining(DiffusionTraining):
             self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=p.lr)
 
     def net_config(self) -> PairedUNetConfig:
-        return net_config(self.p, self.train.shape[1])
+        return generator.config(self.p, self.train.shape[1])
 
     def build(self, config: PairedUNetConfig) -> torch.nn.Module:
-        return build_generator(config)
+        return generator.build(config)
 
     def state(self) -> dict:
         state = {**super().state(), "min_jsd": self.min_jsd}
@@ -103,7 +85,7 @@ class GeneratorTraining(DiffusionTraining):
             return super().train_step(epoch, step)
         x0, noise, t, x_t = self.local_batch(epoch, step)
         with autocast(self.device):
-            eps = self.model(x_t, t).float()
+            eps = self.predict(self.model, x_t, t, x0).float()
         d_loss, g_adv = self.adversarial_losses(x_t, eps, noise, t)
         loss = self.diffusion.loss(eps, noise, t, self.p.prediction)
         loss = loss + self.p.adv_weight * g_adv.float()
@@ -126,16 +108,10 @@ class GeneratorTraining(DiffusionTraining):
         size = self.train.shape[1]
         for start in range(0, n, self.p.batch_size):
             count = min(self.p.batch_size, n - start)
-            with autocast(self.device):
-                x = sample(
-                    model,
-                    (count, 4, size, size),
-                    self.p.jsd_sampler,
-                    self.p.jsd_steps,
-                    g,
-                    device=self.device,
-                )
-            img, mask = to_uint8(x.float().cpu())
+            x = generator.sample(
+                model, count, size, self.p.jsd_sampler, self.p.jsd_steps, g, device=self.device
+            )
+            img, mask = to_uint8(x.cpu())
             images.append(img)
             masks.append(mask)
         model.train()
@@ -153,10 +129,8 @@ class GeneratorTraining(DiffusionTraining):
         if jsd < self.min_jsd:
             self.min_jsd = jsd
             self.keep(staged / "min_jsd")
-        pair_grid(
-            Path(live.dir) / "samples" / f"epoch_{self.epoch:04d}.png",
-            list(images[:8]),
-            list(masks[:8]),
-            suptitle=f"generated pairs, epoch {self.epoch}",
+        grid = pair_figure(
+            list(images[:8]), list(masks[:8]), suptitle=f"generated pairs, epoch {self.epoch}"
         )
+        live.log_image(f"samples/epoch_{self.epoch:04d}.png", grid)
         return f"jsd {jsd:.4f}"

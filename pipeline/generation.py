@@ -22,13 +22,15 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from pipeline.diffusion import sample, to_uint8
-from pipeline.diffusion_training import saved_size
+from pipeline import generator as gen
+from pipeline.checkpoints import trained_size
+from pipeline.diffusion import to_uint8
 from pipeline.errors import DataError
+from pipeline.geometry import mask_fraction
 from pipeline.io import atomic_dir, atomic_file, file_digest, write_mask, write_rgb
 from pipeline.seeding import torch_generator
-from pipeline.sr_training import super_resolve
-from pipeline.training import Dist, autocast, on_device, precision
+from pipeline.super_resolver import super_resolve
+from pipeline.training import Dist, on_device, precision
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,8 @@ def chained_sizes(
 ) -> tuple[int, int]:
     """(generator size, SR factor) read from the two loaded weights' configs; the super-resolver
     must have been trained to enlarge pairs of the generator's size."""
-    size = saved_size(generator, generator_dir, "generator")
-    sr_size = saved_size(sr, sr_dir, "super-resolver")
+    size = trained_size(generator, generator_dir, "generator")
+    sr_size = trained_size(sr, sr_dir, "super-resolver")
     factor = sr.config.factor
     if sr.config.input_size != size:
         raise DataError(
@@ -96,11 +98,16 @@ def make_pairs(
 ) -> Pairs:
     """The pairs of `indices`, generated together; each depends on its own seeds alone."""
     gens, srs = zip(*(pair_generators(spec.seed, k) for k in indices), strict=True)
-    shape = (len(indices), 4, spec.gen_size, spec.gen_size)
-    with autocast(device):
-        lowres = sample(
-            generator, shape, spec.sampler, spec.steps, list(gens), spec.eta, device=device
-        ).float()
+    lowres = gen.sample(
+        generator,
+        len(indices),
+        spec.gen_size,
+        spec.sampler,
+        spec.steps,
+        list(gens),
+        spec.eta,
+        device,
+    )
     final = super_resolve(
         sr, lowres, spec.factor, spec.sr_sampler, spec.sr_steps, list(srs), spec.sr_eta, device
     )
@@ -188,7 +195,7 @@ class Generation:
                 steps=spec.steps,
                 sr_sampler=spec.sr_sampler,
                 sr_steps=spec.sr_steps,
-                mask_fraction=round(float(pairs.masks[j].mean()), 6),
+                mask_fraction=round(mask_fraction(pairs.masks[j]), 6),
             )
             rows.append(row)
         with atomic_file(staging / "rows" / f"{number:06d}.csv") as tmp:

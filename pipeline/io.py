@@ -16,6 +16,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from pipeline.errors import DataError
+from pipeline.geometry import mask_fraction
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv")
@@ -180,7 +181,7 @@ class PairWriter:
         write_pair(self.root, pair_id, image, mask)
         row = {"id": pair_id, "image": f"images/{pair_id}.png", "mask": f"masks/{pair_id}.png"}
         row.update(info)
-        row["mask_fraction"] = round(float(np.mean(np.asarray(mask) > 0)), 6)
+        row["mask_fraction"] = round(mask_fraction(mask), 6)
         self.rows.append(row)
 
     def close(self) -> pd.DataFrame:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from pipeline.errors import DataError
+from pipeline.geometry import resize_short_side
 from pipeline.io import (
     IMAGE_EXTS,
     VIDEO_EXTS,
@@ -19,18 +19,6 @@ from pipeline.io import (
     list_pairs,
     read_pair,
 )
-
-
-def resize_short_side(image: np.ndarray, size: int, mask: bool = False) -> np.ndarray:
-    """Scale so the shorter side is `size`: bilinear (antialiased) for images, nearest for masks."""
-    height, width = image.shape[:2]
-    scale = size / min(height, width)
-    new = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if new == (width, height):
-        return image
-    if mask:
-        return np.asarray(Image.fromarray(image.astype(np.uint8) * 255).resize(new, 0)) > 0
-    return np.asarray(Image.fromarray(image).resize(new, Image.Resampling.BILINEAR))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
+from pipeline import artifacts
 from pipeline.errors import ParamsError
 
 PARAMS_FILE = Path("params.yaml")
@@ -21,7 +22,7 @@ Sampler = Literal["ddpm", "ddim", "dpmsolver++", "unipc"]  # pipeline.diffusion.
 class DataParams:
     """Where the raw layout of DESIGN §3 lives (the demo world, or the user's own folder)."""
 
-    root: str = "data/demo"
+    root: str = artifacts.DEMO.as_posix()
 
 
 @dataclass(frozen=True)

@@ -5,41 +5,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipeline import artifacts
+from pipeline.artifacts import COLUMNS, model_name
 from pipeline.errors import DataError
 from pipeline.io import atomic_file
 from pipeline.params import Params
 
-COLUMNS = ("synthetic", "gwhd_finetune", "all_finetune")
-SUFFIXES = {"synthetic": "", "gwhd_finetune": "_gwhd", "all_finetune": "_all"}
-ROWS = {  # the columns of each row: where its model starts, then its fine-tunes
-    "copy_paste": COLUMNS,  # the copy-paste labeler (Najafian step 1)
-    "synthset": COLUMNS,  # the U-Net trained only on the generated pairs
-    "pseudo": COLUMNS,  # reference: the same U-Net trained on the crops the generator learned from
-    "real_only": ("gwhd_finetune",),  # reference: the same U-Net from scratch on GWHD fine-tune
-}
-FIGURES = {
-    "demo field / raw data": "demo_field.png",
-    "copy-paste training pairs": "copy_paste.png",
-    "pseudo-labelled frames": "pseudo_label.png",
-    "prepared crops": "prepare.png",
-    "generator samples beside training crops": "gen_samples.png",
-    "generated pairs (Fig. 4)": "generated_pairs.png",
-    "upsampling beside super-resolution (Fig. 5)": "sr_compare.png",
+FIGURES = {  # linked from reports/report.md, beside them
+    "demo field / raw data": artifacts.DEMO_FIELD_GRID,
+    "copy-paste training pairs": artifacts.COPY_PASTE_GRID,
+    "pseudo-labelled frames": artifacts.PSEUDO_LABEL_GRID,
+    "prepared crops": artifacts.PREPARE_GRID,
+    "generator samples beside training crops": artifacts.GEN_SAMPLES,
+    "generated pairs (Fig. 4)": artifacts.GENERATED_PAIRS,
+    "upsampling beside super-resolution (Fig. 5)": artifacts.SR_COMPARE,
 }
 
 
-def model_name(row: str, column: str) -> str:
-    """The evaluated model of a Table 1 cell: `<row>`, `<row>_gwhd` or `<row>_all`."""
-    return row + SUFFIXES[column]
-
-
-def read_rows(rows: dict[str, tuple[str, ...]], live_root: Path = Path("dvclive")) -> dict:
+def read_rows(rows: dict[str, tuple[str, ...]], live_root: Path = artifacts.LIVE) -> dict:
     """{row: {column: {dice, iou}}} from each model's dvclive/evaluate_<model>/metrics.json."""
     table = {}
     for row, columns in rows.items():
         table[row] = {}
         for column in columns:
-            path = live_root / f"evaluate_{model_name(row, column)}" / "metrics.json"
+            path = artifacts.evaluation(model_name(row, column), live_root) / "metrics.json"
             if not path.is_file():
                 raise DataError(f"metrics of {row} / {column} not found: {path}")
             metrics = json.loads(path.read_text())
@@ -87,7 +76,7 @@ def table1_markdown(table: dict, params: Params) -> str:
         "synthetic pre-training must clear).",
     ]
     lines += ["", "## Figures", ""]
-    lines += [f"- [{title}]({name})" for title, name in FIGURES.items()]
+    lines += [f"- [{title}]({path.name})" for title, path in FIGURES.items()]
     lines += [
         "",
         "Curves and per-domain Dice: `dvc plots show` (or `dvc plots diff` against another "

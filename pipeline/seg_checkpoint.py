@@ -18,13 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline.training import (
-    Dist,
-    load_checkpoint,
-    restore_live,
-    save_checkpoint,
-    snapshot_live,
-)
+from pipeline.checkpoints import load_training_state, save_training_state
+from pipeline.training import Dist, restore_live, snapshot_live
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +34,7 @@ class SegCheckpoint:
         self.fingerprint = fingerprint
         self.live = live
         self.main = dist is None or dist.main
-        self.state = load_checkpoint(self.path, fingerprint)
+        self.state = load_training_state(self.path, fingerprint)
         if self.state is not None and live is not None and self.main:
             restore_live(self.path.parent, live)
         self.start: dict | None = None
@@ -113,7 +108,7 @@ class SegCheckpoint:
             state["start"] = self.start
         if self.live is not None:
             snapshot_live(self.live, self.path.parent)
-        save_checkpoint(self.path, state)
+        save_training_state(self.path, state)
 
     def end_phase(self) -> None:
         """The phase's data no longer depend on a start state."""

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import segmentation_models_pytorch as smp
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from pipeline.checkpoints import load_model, read_config
 from pipeline.errors import DataError
-from pipeline.io import atomic_dir
+from pipeline.geometry import centre_crops
 from pipeline.metrics import PixelCounts
 from pipeline.params import SegTrainParams
 from pipeline.seg_checkpoint import SegCheckpoint
@@ -56,22 +55,10 @@ def build_unet(config: SegModelConfig) -> smp.Unet:
     )
 
 
-def save_model(model: torch.nn.Module, config: SegModelConfig, folder: Path) -> None:
-    """Write model.safetensors and config.json into `folder`, atomically."""
-    with atomic_dir(folder) as tmp:
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, tmp / "model.safetensors")
-        (tmp / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
-
-
-def load_model(folder: Path) -> tuple[smp.Unet, SegModelConfig]:
-    """Rebuild a model saved by save_model."""
-    folder = Path(folder)
-    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-        raise DataError(f"no saved model (config.json + model.safetensors) in {folder}")
-    config = SegModelConfig(**json.loads((folder / "config.json").read_text()))
-    model = build_unet(config)
-    model.load_state_dict(load_file(folder / "model.safetensors"))
+def load_unet(folder: Path) -> tuple[smp.Unet, SegModelConfig]:
+    """A segmentation model saved by `checkpoints.save_model`, and its config."""
+    config = SegModelConfig(**read_config(folder, "segmentation model"))
+    model = load_model(folder, lambda c: build_unet(SegModelConfig(**c)), "segmentation model")
     return model, config
 
 
@@ -225,7 +212,7 @@ def fit(
     model = on_device(model, device)
     net = dist.wrap(model, unused=True)
     if val is not None:
-        val = _centre_crop(val[0], p.size), _centre_crop(val[1], p.size)
+        val = centre_crops(val[0], p.size), centre_crops(val[1], p.size)
     steps = (
         math.ceil(len(images) / p.batch_size) if dist.world == 1 else len(images) // p.batch_size
     )
@@ -270,9 +257,3 @@ def _log_epoch(model, live, epoch: int, train_loss: float, val, batch_size: int)
             "epoch %d: train %.4f val %.4f dice %.3f", epoch + 1, train_loss, val_loss, counts.dice
         )
     live.next_step()
-
-
-def _centre_crop(arr: np.ndarray, size: int) -> np.ndarray:
-    height, width = arr.shape[1:3]
-    y, x = (height - size) // 2, (width - size) // 2
-    return np.ascontiguousarray(arr[:, y : y + size, x : x + size])

@@ -1,14 +1,14 @@
-"""What the trainers share: devices, mixed precision, torchrun/DDP, EMA, resumable checkpoints."""
+"""What the trainers share: devices, mixed precision, torchrun/DDP, EMA, dvclive, resume guards."""
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import logging
 import math
 import os
-import pickle
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.distributed as torch_dist
+from diffusers.training_utils import EMAModel
 from dvclive import Live
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel
 
-from pipeline.errors import DataError, TrainingDiverged
-from pipeline.io import atomic_dir, atomic_file
+from pipeline.errors import TrainingDiverged
+from pipeline.io import atomic_dir
 
 log = logging.getLogger(__name__)
 
@@ -162,21 +162,36 @@ def main_live(folder: Path, dist: Dist, resume_step: int | None = None) -> Itera
         yield live
 
 
-def make_ema(model: torch.nn.Module, decay: float) -> AveragedModel | None:
-    """An exponential moving average of the model's weights (None when decay is 0).
+class Ema:
+    """An exponential moving average of a model's weights, and a copy of the model that holds
+    it for evaluation and saving: diffusers' EMAModel, whose first update copies the weights and
+    whose decay then warms up as min(decay, (1 + n) / (10 + n)) after n updates, so early
+    evaluations are not dominated by the random initial weights."""
 
-    The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates (as diffusers' EMAModel
-    does), so early evaluations are not dominated by the random initial weights.
-    """
-    if decay <= 0:
-        return None
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.average = EMAModel(model.parameters(), decay=decay)
+        self.model = copy.deepcopy(model)
 
-    def average(averaged: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        step = float(n)
-        beta = min(decay, (1 + step) / (10 + step))
-        return averaged + (current - averaged) * (1 - beta)
+    def update(self, model: torch.nn.Module) -> None:
+        self.average.step(model.parameters())
 
-    return AveragedModel(model, avg_fn=average, use_buffers=True)
+    @property
+    def module(self) -> torch.nn.Module:
+        """The model with the averaged weights."""
+        self.average.copy_to(self.model.parameters())
+        return self.model
+
+    def state_dict(self) -> dict:
+        return self.average.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.average.load_state_dict(state)
+        self.average.to(device=next(self.model.parameters()).device)
+
+
+def make_ema(model: torch.nn.Module, decay: float) -> Ema | None:
+    """The weights' exponential moving average, or None when decay is 0."""
+    return Ema(model, decay) if decay > 0 else None
 
 
 def fingerprint(*parts: Any) -> str:
@@ -231,26 +246,3 @@ def restore_live(checkpoint_dir: Path, live_dir: Path) -> None:
     if saved.is_dir():
         shutil.rmtree(live_dir, ignore_errors=True)
         shutil.copytree(saved, live_dir)
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Write a resumable checkpoint (tensors, numbers, strings) atomically."""
-    with atomic_file(path) as tmp:
-        torch.save(state, tmp)
-
-
-def load_checkpoint(path: Path, expected_fingerprint: str) -> dict | None:
-    """The checkpoint at `path` if it exists and was made with the same fingerprint, else None."""
-    if not Path(path).is_file():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise DataError(
-            f"refusing to load {path}: it holds more than tensors, numbers and strings"
-            " (delete it to start the stage afresh)"
-        ) from None
-    if state.get("fingerprint") != expected_fingerprint:
-        log.info("ignoring checkpoint %s: it was made with other params or data", path)
-        return None
-    return state

@@ -12,6 +12,7 @@ import ffmpeg
 import numpy as np
 
 from pipeline.errors import DataError
+from pipeline.geometry import short_side_size
 from pipeline.io import atomic_file
 
 _DIMS = re.compile(r"(?<![\w/])([1-9]\d*)x([1-9]\d*)(?!\w)")
@@ -60,12 +61,6 @@ def encode_video(path: Path, frames: Iterable[np.ndarray], fps: float, crf: int 
             raise RuntimeError(f"ffmpeg could not encode {path}: {stderr.strip()}")
 
 
-def output_size(width: int, height: int, short_side: int) -> tuple[int, int]:
-    """Width and height after scaling the shorter side to `short_side` (aspect kept)."""
-    scale = short_side / min(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
 def probe_size(path: Path) -> tuple[int, int]:
     """Width and height of the first video stream, read by decoding one frame's header."""
     try:
@@ -95,7 +90,7 @@ def decode_frames(
     path = Path(path)
     if not path.is_file():
         raise DataError(f"video not found: {path}")
-    width, height = output_size(*probe_size(path), short_side)
+    width, height = short_side_size(*probe_size(path), short_side)
     stream = ffmpeg.input(str(path))
     if fps > 0:
         stream = stream.filter("fps", fps=fps)

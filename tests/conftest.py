@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from pipeline.diffusion_training import save_net
+from pipeline.checkpoints import save_model
 from pipeline.nets.paired_unet import PairedUNetConfig, build_generator
 from pipeline.nets.sr_unet import SRUNetConfig, build_sr
 
@@ -56,7 +56,7 @@ def nets(tmp_path_factory) -> dict:
     sr_config = SRUNetConfig(**TINY_NET, sample_size=16, factor=2)
     nets = {"generator": build_generator(gen_config).eval(), "sr": build_sr(sr_config).eval()}
     for name, config in (("generator", gen_config), ("sr", sr_config)):
-        save_net(nets[name], config, root / name)
+        save_model(nets[name], config, root / name)
     return {
         **nets,
         "folders": {n: root / n for n in ("generator", "sr")},

@@ -11,8 +11,8 @@ from diffusers import DDPMScheduler
 from pipeline.diffusion import (
     SAMPLERS,
     Diffusion,
-    NoiseOutput,
     T,
+    epsilon,
     make_scheduler,
     sample,
     sample_timesteps,
@@ -228,15 +228,15 @@ def test_v_output_is_read_as_the_true_noise_and_scored_on_v():
     x_t = diffusion.q_sample(x0, noise, t)
     ab = diffusion.alphas_cumprod[t].view(-1, 1, 1, 1)
     v = ab.sqrt() * noise - (1 - ab).sqrt() * x0
-    torch.testing.assert_close(NoiseOutput("v")(v, x_t, t), noise, rtol=0, atol=1e-5)
-    torch.testing.assert_close(NoiseOutput("epsilon")(v, x_t, t), v)
+    torch.testing.assert_close(epsilon(v, x_t, t, "v"), noise, rtol=0, atol=1e-5)
+    torch.testing.assert_close(epsilon(v, x_t, t, "epsilon"), v)
     # a v-network's error is scored on v: its noise error is √ᾱ_t times smaller
     v_hat = v + 0.1 * torch.randn(v.shape, generator=gen)
-    eps_hat = NoiseOutput("v")(v_hat, x_t, t)
+    eps_hat = epsilon(v_hat, x_t, t, "v")
     expected = ((v_hat - v) ** 2).mean()
     got = diffusion.loss(eps_hat, noise, t, prediction="v")
     assert got.item() == pytest.approx(expected.item(), rel=1e-3)
     with pytest.raises(ValueError, match="timesteps"):
         diffusion.loss(eps_hat, noise, prediction="v")
     with pytest.raises(ValueError, match="prediction"):
-        NoiseOutput("x0")
+        epsilon(v, x_t, t, "x0")

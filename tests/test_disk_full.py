@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import torch
 
-from pipeline import diffusion_training, generation, segmentation, training
+from pipeline import checkpoints, generation
 from pipeline.errors import run_stage
-from pipeline.segmentation import SegModelConfig, build_unet, load_model, save_model
+from pipeline.segmentation import SegModelConfig, build_unet, load_unet
 from tests.test_generation import SPEC, _files, _generation
 
 FULL = OSError(errno.ENOSPC, "No space left on device")
@@ -36,29 +36,31 @@ def test_segmentation_weights_keep_the_previous_folder(tmp_path, monkeypatch):
     config = SegModelConfig("mobilenet_v2", 2, [8, 8], size=16)
     torch.manual_seed(0)
     old = build_unet(config)
-    save_model(old, config, tmp_path / "model")
-    monkeypatch.setattr(segmentation, "save_file", _full)
+    checkpoints.save_model(old, config, tmp_path / "model")
+    monkeypatch.setattr(checkpoints, "save_file", _full)
     with pytest.raises(OSError, match="No space left"):
-        save_model(build_unet(config), config, tmp_path / "model")
+        checkpoints.save_model(build_unet(config), config, tmp_path / "model")
     assert _leftovers(tmp_path / "model") == []
-    loaded, _ = load_model(tmp_path / "model")
+    loaded, _ = load_unet(tmp_path / "model")
     for key, value in old.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0)
 
 
 def test_diffusion_weights_and_checkpoints_keep_the_previous_files(tmp_path, monkeypatch, nets):
     folder = tmp_path / "gen"
-    diffusion_training.save_net(nets["generator"], nets["generator"].config, folder)
+    checkpoints.save_model(nets["generator"], nets["generator"].config, folder)
     before = _files(folder)
-    training.save_checkpoint(tmp_path / "ckpt/state.pt", {"fingerprint": "g", "epoch": 3})
-    monkeypatch.setattr(diffusion_training, "save_file", _full)
+    checkpoints.save_training_state(tmp_path / "ckpt/state.pt", {"fingerprint": "g", "epoch": 3})
+    monkeypatch.setattr(checkpoints, "save_file", _full)
     with pytest.raises(OSError):
-        diffusion_training.save_net(nets["generator"], nets["generator"].config, folder)
+        checkpoints.save_model(nets["generator"], nets["generator"].config, folder)
     assert _files(folder) == before and _leftovers(folder) == []
-    monkeypatch.setattr(training.torch, "save", _full)
+    monkeypatch.setattr(checkpoints.torch, "save", _full)
     with pytest.raises(OSError):
-        training.save_checkpoint(tmp_path / "ckpt/state.pt", {"fingerprint": "g", "epoch": 4})
-    assert training.load_checkpoint(tmp_path / "ckpt/state.pt", "g")["epoch"] == 3
+        checkpoints.save_training_state(
+            tmp_path / "ckpt/state.pt", {"fingerprint": "g", "epoch": 4}
+        )
+    assert checkpoints.load_training_state(tmp_path / "ckpt/state.pt", "g")["epoch"] == 3
     assert _leftovers(tmp_path / "ckpt/state.pt") == []
 
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from pipeline.report import ROWS, model_name
+from pipeline.artifacts import ROWS, model_name
 from pipeline.study.grids import STUDIES
 from tests.conftest import REAL_DATA, ROOT
 
@@ -317,13 +317,14 @@ def test_ci_report_renders_the_metrics_and_plots_that_changed(study, tmp_path):
 INTERRUPT = """
 import importlib, os, runpy, signal, sys
 sig, when, module = getattr(signal, sys.argv[1]), sys.argv[2], sys.argv[3]
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even under a shell
+# that started the test run in the background, which leaves SIGINT ignored in its children
 sys.argv = [module, *sys.argv[4:]]
 HOOKS = {
-    "checkpoint": [("pipeline.seg_checkpoint", "save_checkpoint"),
-                   ("pipeline.diffusion_training", "save_checkpoint"),
+    "checkpoint": [("pipeline.seg_checkpoint", "save_training_state"),
+                   ("pipeline.diffusion_training", "save_training_state"),
                    ("pipeline.generation", "Generation.write_batch")],
-    "output": [("pipeline.segmentation", "save_file"),
-               ("pipeline.diffusion_training", "save_file"),
+    "output": [("pipeline.checkpoints", "save_file"),
                ("pipeline.generation", "write_rgb")],
 }
 fired = []

@@ -12,7 +12,7 @@ from dvclive import Live
 from safetensors.torch import load_file, save_file
 
 from pipeline import finetuning
-from pipeline.finetuning import centre_square, finetune_gwhd, gwhd_finetune_set, self_train
+from pipeline.finetuning import finetune_gwhd, gwhd_finetune_set, self_train
 from pipeline.io import write_pair
 from pipeline.layout import RawLayout
 from pipeline.params import FinetuneParams
@@ -32,11 +32,6 @@ def _pairs(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def _flat(model: torch.nn.Module) -> torch.Tensor:
     return torch.cat([v.detach().float().flatten() for v in model.state_dict().values()])
-
-
-def test_centre_square():
-    array = np.arange(12).reshape(3, 4)
-    np.testing.assert_array_equal(centre_square(array), array[:, :3])
 
 
 def test_the_gwhd_set_is_read_at_the_models_scale(tmp_path):

@@ -14,11 +14,11 @@ import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
+from pipeline import generator
 from pipeline.diffusion import Diffusion
 from pipeline.diffusion_training import RunPaths
 from pipeline.errors import TrainingDiverged
-from pipeline.gen_training import GeneratorTraining, load_generator, net_config
-from pipeline.nets.paired_unet import build_generator
+from pipeline.gen_training import GeneratorTraining
 from pipeline.params import GenParams
 from pipeline.training import Dist, close_dist, init_dist
 from tests.conftest import free_port
@@ -58,7 +58,7 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("prediction", ["epsilon", "v"])
 def test_a_short_run_overfits_one_batch(prediction):
     torch.manual_seed(0)
-    model = build_generator(net_config(replace(TINY, widths=[16, 32], prediction=prediction)))
+    model = generator.build(generator.config(replace(TINY, widths=[16, 32], prediction=prediction)))
     diffusion = Diffusion()
     x0 = torch.rand(4, 4, 16, 16) * 2 - 1
     noise = torch.randn_like(x0)
@@ -108,14 +108,14 @@ def test_run_keeps_three_weights_and_logs(tmp_path, discriminator, prediction):
     p = replace(TINY, discriminator=discriminator, prediction=prediction)
     GeneratorTraining(p, 0, _data(8), _data(4, 1), CPU).run(_paths(tmp_path))
     for name in ("final", "best_val", "min_jsd"):
-        model = load_generator(tmp_path / "models" / name)
+        model = generator.load(tmp_path / "models" / name)
         config = json.loads((tmp_path / "models" / name / "config.json").read_text())
         assert (config["prediction"], config["sample_size"]) == (prediction, 16)
         assert config["data_range"] == [-1.0, 1.0] and model.config.sample_size == 16
     metrics = (tmp_path / "live/metrics.json").read_text()
     for key in ("train", "val", "jsd", "t_max", "lr"):
         assert f'"{key}"' in metrics
-    assert sorted(p.name for p in (tmp_path / "live/samples").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "live/plots/images/samples").iterdir()) == [
         "epoch_0002.png",
         "epoch_0003.png",
     ]

@@ -14,14 +14,13 @@ import torch
 import torch.multiprocessing as mp
 from PIL import Image
 
-from pipeline import generation
-from pipeline.diffusion_training import save_net
+from pipeline import generation, super_resolver
+from pipeline import generator as gen
+from pipeline.checkpoints import save_model
 from pipeline.errors import DataError
-from pipeline.gen_training import load_generator
 from pipeline.generation import Generation, GenerationSpec, chained_sizes, make_pairs
 from pipeline.nets.paired_unet import PairedUNetConfig, build_generator
 from pipeline.nets.sr_unet import SRUNetConfig, build_sr
-from pipeline.sr_training import load_sr
 from pipeline.training import Dist, close_dist, init_dist
 from tests.conftest import TINY_NET, free_port
 
@@ -43,18 +42,21 @@ CPU = torch.device("cpu")
 
 def test_sizes_come_from_the_weights_and_must_chain(tmp_path, nets):
     folders = nets["folders"]
-    loaded = load_generator(folders["generator"]), load_sr(folders["sr"])
+    loaded = gen.load(folders["generator"]), super_resolver.load(folders["sr"])
     assert chained_sizes(*loaded, folders["generator"], folders["sr"]) == (8, 2)
     wide = SRUNetConfig(**TINY_NET, sample_size=32, factor=2)
-    save_net(build_sr(wide), wide, tmp_path / "sr32")
+    save_model(build_sr(wide), wide, tmp_path / "sr32")
     with pytest.raises(DataError, match=r"sr32/config.json: the super-resolver enlarges 16px"):
         chained_sizes(
-            loaded[0], load_sr(tmp_path / "sr32"), folders["generator"], tmp_path / "sr32"
+            loaded[0],
+            super_resolver.load(tmp_path / "sr32"),
+            folders["generator"],
+            tmp_path / "sr32",
         )
     old = PairedUNetConfig(**TINY_NET)
-    save_net(build_generator(old), old, tmp_path / "old")
+    save_model(build_generator(old), old, tmp_path / "old")
     with pytest.raises(DataError, match=r"old/config.json records no sample_size"):
-        chained_sizes(load_generator(tmp_path / "old"), loaded[1], tmp_path / "old", tmp_path)
+        chained_sizes(gen.load(tmp_path / "old"), loaded[1], tmp_path / "old", tmp_path)
 
 
 def test_weights_of_another_data_range_are_refused(tmp_path, nets):
@@ -63,7 +65,7 @@ def test_weights_of_another_data_range_are_refused(tmp_path, nets):
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "data_range": [0, 1]}))
     with pytest.raises(DataError, match=r"gen/config.json does not describe a generator: data_r"):
-        load_generator(folder)
+        gen.load(folder)
 
 
 def _generation(nets: dict, spec: GenerationSpec = SPEC) -> Generation:
@@ -173,7 +175,7 @@ def _generate_rank(rank: int, world: int, port: int, root: str, nets: dict, spec
     dist = init_dist()
     try:
         folders = nets["folders"]
-        generator, sr = load_generator(folders["generator"]), load_sr(folders["sr"])
+        generator, sr = gen.load(folders["generator"]), super_resolver.load(folders["sr"])
         generation = Generation(spec, generator, sr, nets["weights"], dist)
         real = generation.write_batch
 

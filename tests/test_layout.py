@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from pipeline.errors import DataError
 from pipeline.io import atomic_dir, list_pairs, read_mask, read_pair
-from pipeline.layout import RawLayout, resize_short_side
+from pipeline.layout import RawLayout
 
 
 def _pair_folder(root, stems=("a", "b"), size=(32, 24)):
@@ -81,15 +80,6 @@ def test_domains_csv_must_name_existing_pairs(tmp_path):
     (split / "domains.csv").write_text("file,domain\nz.jpg,utokyo_1\n")
     with pytest.raises(DataError, match=r"domains\.csv names z\.jpg"):
         RawLayout(tmp_path).gwhd("test")
-
-
-def test_resize_short_side_keeps_masks_binary():
-    rng = np.random.default_rng(0)
-    mask = rng.random((60, 90)) > 0.7
-    small = resize_short_side(mask, 20, mask=True)
-    assert small.shape == (20, 30) and small.dtype == bool
-    image = rng.integers(0, 256, (60, 90, 3), dtype=np.uint8)
-    assert resize_short_side(image, 20).shape == (20, 30, 3)
 
 
 def test_atomic_dir_keeps_the_old_output_when_writing_fails(tmp_path):

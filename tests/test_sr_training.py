@@ -15,16 +15,13 @@ from safetensors.torch import load_file
 
 from pipeline.diffusion import to_model_space
 from pipeline.diffusion_training import RunPaths
+from pipeline.metrics import psnr
 from pipeline.params import SRParams
 from pipeline.seeding import torch_generator
 from pipeline.sr_training import (
     SRTraining,
-    load_sr,
-    psnr,
-    super_resolve,
-    training_condition,
-    upsampled,
 )
+from pipeline.super_resolver import load, super_resolve, training_condition, upsampled
 from pipeline.training import Dist, close_dist, init_dist
 from tests.conftest import free_port
 from tests.test_gen_training import _data
@@ -86,7 +83,7 @@ def test_run_keeps_final_and_best_val_and_logs_sr_scores(tmp_path):
     p = replace(TINY, prediction="v")
     SRTraining(p, 0, _data(8), _data(4, 1), CPU, factor=2).run(_paths(tmp_path))
     for name in ("final", "best_val"):
-        model = load_sr(tmp_path / "models" / name)
+        model = load(tmp_path / "models" / name)
         config = json.loads((tmp_path / "models" / name / "config.json").read_text())
         assert (config["prediction"], config["sample_size"], config["factor"]) == ("v", 16, 2)
         assert config["data_range"] == [-1.0, 1.0] and model.config.input_size == 8
@@ -96,7 +93,7 @@ def test_run_keeps_final_and_best_val_and_logs_sr_scores(tmp_path):
     metrics = (tmp_path / "live/metrics.json").read_text()
     for key in ("sr", "upsampled", "psnr", "mask_dice", "val", "train"):
         assert f'"{key}"' in metrics
-    assert sorted(p.name for p in (tmp_path / "live/samples").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "live/plots/images/samples").iterdir()) == [
         "epoch_0002.png",
         "epoch_0003.png",
     ]
@@ -105,7 +102,7 @@ def test_run_keeps_final_and_best_val_and_logs_sr_scores(tmp_path):
 
 def test_a_different_low_resolution_pair_changes_the_super_resolved_one(tmp_path):
     SRTraining(replace(TINY, epochs=1), 0, _data(8), _data(4, 1), CPU, 2).run(_paths(tmp_path))
-    model = load_sr(tmp_path / "models/final")
+    model = load(tmp_path / "models/final")
     lowres = to_model_space(_data(2))[:, :, :8, :8]
     other = lowres.clone()
     other[:, :3] = -other[:, :3]

@@ -13,8 +13,9 @@ import pytest
 import torch
 import yaml
 
+from pipeline.checkpoints import save_model
 from pipeline.params import load_params
-from pipeline.segmentation import SegModelConfig, build_unet, save_model
+from pipeline.segmentation import SegModelConfig, build_unet
 from pipeline.study import experiments
 from pipeline.study.collate import (
     collate,

@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline.checkpoints import load_training_state, save_training_state
 from pipeline.training import (
     Dist,
     array_checksum,
     fingerprint,
-    load_checkpoint,
     make_ema,
     make_live,
-    save_checkpoint,
 )
 
 
@@ -23,24 +22,24 @@ def test_ema_copies_first_then_warms_up_its_decay():
     ema = make_ema(model, 0.999)
     with torch.no_grad():
         model.weight.fill_(1.0)
-    ema.update_parameters(model)
+    ema.update(model)
     torch.testing.assert_close(ema.module.weight, torch.ones(2, 2))
     with torch.no_grad():
         model.weight.fill_(2.0)
-    ema.update_parameters(model)  # n = 1: decay min(0.999, 2 / 11)
+    ema.update(model)  # n = 1: decay min(0.999, 2 / 11)
     torch.testing.assert_close(ema.module.weight, torch.full((2, 2), 1 + 9 / 11))
     for _ in range(3000):
-        ema.update_parameters(model)
+        ema.update(model)
     torch.testing.assert_close(ema.module.weight, torch.full((2, 2), 2.0), atol=1e-3, rtol=0)
 
 
 def test_checkpoint_is_resumed_only_with_the_same_fingerprint(tmp_path):
     path = tmp_path / "state.pt"
-    assert load_checkpoint(path, "abc") is None
-    save_checkpoint(path, {"fingerprint": "abc", "epoch": 3, "w": torch.ones(2)})
-    state = load_checkpoint(path, "abc")
+    assert load_training_state(path, "abc") is None
+    save_training_state(path, {"fingerprint": "abc", "epoch": 3, "w": torch.ones(2)})
+    state = load_training_state(path, "abc")
     assert state["epoch"] == 3 and torch.equal(state["w"], torch.ones(2))
-    assert load_checkpoint(path, "other") is None
+    assert load_training_state(path, "other") is None
 
 
 def test_fingerprint_and_checksum_see_changes():

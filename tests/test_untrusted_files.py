@@ -12,11 +12,11 @@ import pytest
 import torch
 from PIL import Image
 
+from pipeline.checkpoints import load_training_state, save_model
 from pipeline.errors import DataError
 from pipeline.io import load_packed, read_dataset, read_manifest, write_pair
 from pipeline.layout import RawLayout
-from pipeline.segmentation import SegModelConfig, build_unet, load_model, save_model
-from pipeline.training import load_checkpoint
+from pipeline.segmentation import SegModelConfig, build_unet, load_unet
 
 
 class _Payload:
@@ -35,7 +35,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(tmp_path):
     with open(path, "wb") as f:
         pickle.dump({"fingerprint": "g", "evil": _Payload(str(marker))}, f, protocol=2)
     with pytest.raises(DataError, match=r"refusing to load .*state\.pt: it holds more than"):
-        load_checkpoint(path, "g")
+        load_training_state(path, "g")
     assert not marker.exists()
 
 
@@ -43,11 +43,11 @@ def test_weights_load_from_safetensors_only(tmp_path):
     config = SegModelConfig("mobilenet_v2", 2, [8, 8], size=16)
     model = build_unet(config)
     save_model(model, config, tmp_path / "model")
-    load_model(tmp_path / "model")
+    load_unet(tmp_path / "model")
     (tmp_path / "model/model.safetensors").unlink()
     torch.save(model.state_dict(), tmp_path / "model/model.pt")
     with pytest.raises(DataError, match=r"config\.json \+ model\.safetensors"):
-        load_model(tmp_path / "model")
+        load_unet(tmp_path / "model")
 
 
 def test_a_packed_array_with_pickles_is_refused(tmp_path):

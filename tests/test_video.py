@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from pipeline.errors import DataError
-from pipeline.video import decode_frames, encode_video, output_size, probe_size
+from pipeline.video import decode_frames, encode_video, probe_size
 from tests.conftest import ROOT
 
 N_FRAMES = 12
@@ -58,11 +58,6 @@ def test_every_kth_frame_is_the_right_frame(clip_path):
 def test_target_fps_resamples(clip_path):
     frames, _ = decode_frames(clip_path, short_side=48, fps=4)
     assert len(frames) == 4
-
-
-def test_output_size_keeps_the_aspect():
-    assert output_size(1920, 1080, 256) == (455, 256)
-    assert output_size(100, 300, 51) == (51, 153)
 
 
 @pytest.mark.parametrize("content", [b"", b"not a video at all" * 50])

@@ -17,8 +17,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pipeline.diffusion import PREDICTIONS
-
 SKIP_KINDS = ("scaleu", "zeroconv", "concat")
 DATA_RANGE = (-1.0, 1.0)
 
@@ -26,7 +24,8 @@ DATA_RANGE = (-1.0, 1.0)
 @dataclass(frozen=True)
 class UNetShape:
     """Sizes shared by the U-Nets: `widths` gives the channels of each resolution level;
-    `prediction` is what the head outputs (`epsilon` or `v`, see pipeline.diffusion.NoiseOutput).
+    `prediction` names what the head's raw output stands for (`epsilon` or `v`); the networks
+    do not use it, `pipeline.diffusion.epsilon` reads their output by it.
 
     Saved beside the weights, it also says how to use them: `sample_size`, the side of the pairs
     they were trained on (None: not tied to one), and `data_range`, the range pairs are diffused
@@ -59,8 +58,6 @@ class UNetShape:
             raise ValueError(f"last width {self.widths[-1]} must split into {self.heads} heads")
         if self.layers_per_level < 1 or self.time_dim < 2 or self.time_dim % 2:
             raise ValueError("layers_per_level must be ≥ 1 and time_dim a positive even number")
-        if self.prediction not in PREDICTIONS:
-            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
 
     @property
     def downsampling(self) -> int:

@@ -1,9 +1,10 @@
 """The optional time-conditioned discriminator of the paired generator.
 
 It scores a 4-channel image + mask pair at diffusion step t - 1 (the posterior mean from the
-predicted noise is "fake", the one from the true noise "real") with its own sinusoidal time
-embedding and MLP, never the generator's. `discriminator_losses` keeps the gradients apart: the
-discriminator loss reaches only the discriminator, the adversarial loss only the generator.
+predicted noise is "fake", the one from the true noise "real") with the U-Nets' sinusoidal time
+embedding and its own time MLP, never the generator's. `discriminator_losses` keeps the gradients
+apart: the discriminator loss reaches only the discriminator, the adversarial loss only the
+generator.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
+
+from pipeline.nets.blocks import SinusoidalTimeEmbedding
 
 
 @dataclass(frozen=True)
@@ -30,16 +33,6 @@ class DiscriminatorConfig:
             raise ValueError("discriminator widths must not be empty")
         if self.time_dim < 2 or self.time_dim % 2:
             raise ValueError(f"discriminator time_dim must be even and >= 2, got {self.time_dim}")
-
-
-def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
-    """Sinusoidal embedding (B,) -> (B, dim): sines then cosines of t at geometric frequencies."""
-    half = dim // 2
-    freqs = torch.exp(
-        -math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half
-    )
-    args = t.float()[:, None] * freqs[None]
-    return torch.cat([args.sin(), args.cos()], dim=1)
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -74,6 +67,7 @@ class TimeDiscriminator(nn.Module):
         super().__init__()
         self.config = config or DiscriminatorConfig()
         widths, time_dim = self.config.widths, self.config.time_dim
+        self.embed = SinusoidalTimeEmbedding(time_dim)
         self.time_mlp = nn.Sequential(
             nn.Linear(time_dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim)
         )
@@ -85,7 +79,7 @@ class TimeDiscriminator(nn.Module):
         self.head = nn.Linear(widths[-1], 1)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        emb = self.time_mlp(timestep_embedding(t, self.config.time_dim).to(x.dtype))
+        emb = self.time_mlp(self.embed(t).to(x.dtype))
         h = x
         for block in self.blocks:
             h = block(h, emb)

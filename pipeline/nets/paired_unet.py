@@ -2,7 +2,8 @@
 together (paper Fig. 2, DESIGN §4).
 
 Every architecture takes the noisy pair as one (B, 4, H, W) tensor (RGB in channels 0-2, mask in 3)
-and a (B,) integer timestep, and returns the predicted noise in the same layout.
+and a (B,) integer timestep, and returns its raw output in the same layout (ε or v, as its config's
+`prediction` says; `pipeline.diffusion.epsilon` reads it as ε).
 
 - `concat`: one U-Net on the 4-channel pair (SatSynth's approach), `ConcatUNet`.
 - `shared_encoder`: one encoder run on the image and on the mask (own stems), two decoders.
@@ -24,7 +25,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from pipeline.diffusion import NoiseOutput
 from pipeline.nets.blocks import (
     SKIP_KINDS,
     Attention,
@@ -166,7 +166,6 @@ class ConcatUNet(nn.Module):
         self.exit = ResBlock(bottom, bottom, config.time_dim, config.groups)
         self.decoder = make_decoder(config, num_skips=1)
         self.head = make_head(width, IMAGE_CHANNELS + MASK_CHANNELS, config.groups)
-        self.output = NoiseOutput(config.prediction)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         check_input(x, t, self.config)
@@ -175,7 +174,7 @@ class ConcatUNet(nn.Module):
         h = self.exit(self.attention(self.enter(h, temb)), temb)
         for level, skip in zip(self.decoder, reversed(skips), strict=True):
             h = level(h, [skip], temb)
-        return self.output(self.head(h), x, t)
+        return self.head(h)
 
 
 class SharedEncoder(nn.Module):
@@ -288,7 +287,6 @@ class DualBranchUNet(nn.Module):
         self.decoder_mask = make_decoder(config, num_skips=2)
         self.head_image = make_head(width, IMAGE_CHANNELS, config.groups)
         self.head_mask = make_head(width, MASK_CHANNELS, config.groups)
-        self.output = NoiseOutput(config.prediction)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         check_input(x, t, self.config)
@@ -303,7 +301,7 @@ class DualBranchUNet(nn.Module):
                 image_level(image, [image_skip, mask], temb),
                 mask_level(mask, [mask_skip, image], temb),
             )
-        return self.output(torch.cat([self.head_image(image), self.head_mask(mask)], dim=1), x, t)
+        return torch.cat([self.head_image(image), self.head_mask(mask)], dim=1)
 
 
 def build_generator(config: PairedUNetConfig) -> nn.Module:

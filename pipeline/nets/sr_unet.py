@@ -8,8 +8,7 @@ and the first conv of every encoder and decoder ResBlock also reads `cond` area-
 level's resolution. The condition joins after the block's GroupNorm → SiLU, un-normalised, so the
 GroupNorm groups stay whole and the raw pixel values reach the conv.
 
-`degrade` makes the training condition from a high-resolution pair the way `pipeline.crops` resizes
-crops: antialiased bilinear for the image, nearest for the mask, so the mask stays exactly ±1.
+The condition is made by `pipeline.super_resolver` (`degrade`, `upsample_condition`).
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pipeline.diffusion import NoiseOutput
 from pipeline.nets.blocks import (
     Attention,
     Downsample,
@@ -55,29 +53,6 @@ class SRUNetConfig(UNetShape):
     def input_size(self) -> int | None:
         """The side of the low-resolution pairs it enlarges."""
         return None if self.sample_size is None else self.sample_size // self.factor
-
-
-def degrade(hr: Tensor, factor: int = 2) -> Tensor:
-    """The low-resolution pair the super-resolver learns from: image channels downsampled by
-    `factor` with antialiased bilinear filtering, the mask (last channel) by nearest neighbour."""
-    if hr.ndim != 4 or hr.shape[1] < 2:
-        raise ValueError(f"expected a (B, C, H, W) image+mask batch, got {tuple(hr.shape)}")
-    if factor < 1 or hr.shape[2] % factor or hr.shape[3] % factor:
-        raise ValueError(f"height and width {tuple(hr.shape[2:])} must divide by factor {factor}")
-    size = (hr.shape[2] // factor, hr.shape[3] // factor)
-    image = F.interpolate(hr[:, :-1], size=size, mode="bilinear", antialias=True)
-    mask = F.interpolate(hr[:, -1:], size=size, mode="nearest-exact")
-    return torch.cat([image, mask], dim=1)
-
-
-def upsample_condition(lr: Tensor, size: tuple[int, int]) -> Tensor:
-    """The low-resolution pair brought to `size`: bilinear for the image channels, nearest for the
-    mask (last channel), which so stays exactly ±1."""
-    if lr.ndim != 4 or lr.shape[1] < 2:
-        raise ValueError(f"expected a (B, C, h, w) image+mask batch, got {tuple(lr.shape)}")
-    image = F.interpolate(lr[:, :-1], size=tuple(size), mode="bilinear")
-    mask = F.interpolate(lr[:, -1:], size=tuple(size), mode="nearest-exact")
-    return torch.cat([image, mask], dim=1)
 
 
 class CondResBlock(ResBlock):
@@ -161,7 +136,6 @@ class SRUNet(nn.Module):
             for j in reversed(range(len(widths)))
         )
         self.head = make_head(widths[0], config.channels, config.groups)
-        self.output = NoiseOutput(config.prediction)
 
     def check_input(self, x: Tensor, t: Tensor, cond: Tensor) -> None:
         """Raise a clear error for a batch the network cannot take."""
@@ -183,8 +157,8 @@ class SRUNet(nn.Module):
             raise ValueError(f"expected timesteps of shape ({x.shape[0]},), got {tuple(t.shape)}")
 
     def forward(self, x: Tensor, t: Tensor, cond: Tensor) -> Tensor:
-        """Predicted noise of the noisy high-resolution pair `x` at steps `t`, given `cond`, the
-        low-resolution pair upsampled to the size of `x`."""
+        """The raw output (ε or v, see `UNetShape`) for the noisy high-resolution pair `x` at steps
+        `t`, given `cond`, the low-resolution pair upsampled to the size of `x`."""
         self.check_input(x, t, cond)
         temb = self.time(t)
         conds = [cond]
@@ -200,7 +174,7 @@ class SRUNet(nn.Module):
             self.decoder, reversed(skips), reversed(conds), strict=True
         ):
             h = level(h, skip, level_cond, temb)
-        return self.output(self.head(h), x, t)
+        return self.head(h)
 
 
 def build_sr(config: SRUNetConfig) -> SRUNet:

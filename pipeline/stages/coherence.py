@@ -4,36 +4,34 @@ images, mask-fraction distribution against the training crops), logged with dvcl
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
+import numpy as np
+
+from pipeline import artifacts
 from pipeline.coherence import labeler_agreement, mask_fraction_histogram, mask_fraction_summary
 from pipeline.errors import run_stage
+from pipeline.geometry import mask_fraction
 from pipeline.io import load_packed, read_dataset
 from pipeline.params import load_params
-from pipeline.segmentation import load_model
+from pipeline.segmentation import load_unet
 from pipeline.training import default_device, make_live
 
 log = logging.getLogger(__name__)
-
-GENERATED = Path("data/generated")
-LABELER = Path("models/labeler")
-PREPARED = Path("data/prepared")
-LIVE = Path("dvclive/coherence")
 
 
 def main() -> None:
     params = load_params()
     sizes = params.prepare
-    images, masks = read_dataset(GENERATED)
-    model, _ = load_model(LABELER)
+    images, masks = read_dataset(artifacts.GENERATED)
+    model, _ = load_unet(artifacts.LABELER)
     model.to(default_device())
     scale = sizes.crop / sizes.sr_size
     counts = labeler_agreement(model, images, masks, scale, params.pseudo_label.batch_size)
-    train = load_packed(PREPARED / f"train_{sizes.sr_size}.npy")
-    training = (train[..., 3] > 0).reshape(len(train), -1).mean(axis=1)
-    generated = masks.reshape(len(masks), -1).mean(axis=1)
+    train = load_packed(artifacts.prepared("train", sizes.sr_size))
+    training = np.array([mask_fraction(crop[..., 3]) for crop in train])
+    generated = np.array([mask_fraction(mask) for mask in masks])
     summary = mask_fraction_summary(generated, training)
-    with make_live(LIVE) as live:
+    with make_live(artifacts.live("coherence")) as live:
         live.log_metric("labeler/dice", counts.dice, plot=False)
         live.log_metric("labeler/iou", counts.iou, plot=False)
         for key, value in summary.items():

@@ -8,19 +8,18 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from pipeline import artifacts
 from pipeline.copy_paste import collect_heads, derive_background, make_fakes, synthesize
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
+from pipeline.geometry import resize_short_side
 from pipeline.io import PairWriter, atomic_dir, read_rgb
-from pipeline.layout import RawLayout, read_scaled_pair, resize_short_side
+from pipeline.layout import RawLayout, read_scaled_pair
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
 from pipeline.video import decode_frames
 
 log = logging.getLogger(__name__)
-
-OUT = Path("data/copy_paste")
-GRID = Path("reports/copy_paste.png")
 
 
 def load_backgrounds(layout: RawLayout, size: int, every: int) -> list[np.ndarray]:
@@ -47,7 +46,7 @@ def main() -> None:
         "%d real heads, %d distractors, %d backgrounds", len(heads), len(fakes), len(backgrounds)
     )
     shown = []
-    with atomic_dir(OUT) as out:
+    with atomic_dir(artifacts.COPY_PASTE) as out:
         writer = PairWriter(out)
         for i in tqdm(range(p.images), desc="copy-paste"):
             rng = stage_rng(seed, "copy_paste", i)
@@ -57,7 +56,12 @@ def main() -> None:
             if len(shown) < 8:
                 shown.append((image, mask))
         writer.close()
-    pair_grid(GRID, [s[0] for s in shown], [s[1] for s in shown], suptitle="copy-paste pairs")
+    pair_grid(
+        artifacts.COPY_PASTE_GRID,
+        [s[0] for s in shown],
+        [s[1] for s in shown],
+        suptitle="copy-paste pairs",
+    )
 
 
 if __name__ == "__main__":

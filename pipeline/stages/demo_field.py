@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline import artifacts
 from pipeline.demo_field import DOMAINS, Domain, render_field
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
@@ -17,9 +18,6 @@ from pipeline.seeding import stage_rng
 from pipeline.video import encode_video
 
 log = logging.getLogger(__name__)
-
-OUT = Path("data/demo")
-GRID = Path("reports/demo_field.png")
 
 
 def pan_frames(strip: np.ndarray, count: int) -> list[np.ndarray]:
@@ -67,7 +65,7 @@ def main() -> None:
     params = load_params()
     p, seed = params.demo_field, params.seed
     home = [DOMAINS[0], DOMAINS[7]]
-    with atomic_dir(OUT) as root:
+    with atomic_dir(artifacts.DEMO) as root:
         write_videos(root, p, seed, home)
         for i in range(p.annotated):
             rng = stage_rng(seed, "demo_field", "annotated", i)
@@ -75,10 +73,10 @@ def main() -> None:
             write_pair(root / "annotated", f"annotated_{i:02d}", *pair)
         write_gwhd(root, "finetune", p.finetune_per_domain, p, seed)
         firsts = write_gwhd(root, "test", p.test_per_domain, p, seed)
-        log.info("wrote the demo field world to %s", OUT)
+        log.info("wrote the demo field world to %s", artifacts.DEMO)
     shown = firsts[:: max(1, len(firsts) // 9)][:9]
     pair_grid(
-        GRID,
+        artifacts.DEMO_FIELD_GRID,
         [img for _, img, _ in shown],
         [mask for _, _, mask in shown],
         [name for name, _, _ in shown],

@@ -9,14 +9,17 @@ Scores one model of a Table 1 cell on the GWHD test quadrants; writes dvclive/ev
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 from pathlib import Path
 
+from pipeline import artifacts
 from pipeline.errors import run_stage
-from pipeline.evaluation import load_test_crops, predict_at_scale, score
+from pipeline.evaluation import load_test_crops, score
+from pipeline.geometry import predict_at_scale
 from pipeline.layout import RawLayout
 from pipeline.params import load_params
-from pipeline.segmentation import load_model
+from pipeline.segmentation import load_unet, predict_list
 from pipeline.training import default_device, make_live
 
 log = logging.getLogger(__name__)
@@ -30,12 +33,13 @@ def main() -> None:
     params = load_params()
     p, size = params.evaluate, params.prepare.sr_size
     crops = load_test_crops(RawLayout(Path(params.data.root)), params.extract_frames.size, size)
-    model, config = load_model(args.model)
+    model, config = load_unet(args.model)
     model.to(default_device())
-    probs = predict_at_scale(model, config, crops.images, size, p.batch_size)
+    predict = functools.partial(predict_list, model, batch_size=p.batch_size)
+    probs = predict_at_scale(predict, crops.images, config.scale, (size, size))
     counts = score(probs, crops.masks, crops.domains, p.threshold)
     overall = counts["overall"]
-    with make_live(Path(f"dvclive/evaluate_{args.name}")) as live:
+    with make_live(artifacts.evaluation(args.name)) as live:
         live.log_params({"test_crops": len(crops.images), "size": size, "model": str(args.model)})
         live.log_metric("dice", overall.dice, plot=False)
         live.log_metric("iou", overall.iou, plot=False)

@@ -8,15 +8,15 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from pipeline import artifacts
 from pipeline.errors import DataError, run_stage
+from pipeline.geometry import resize_short_side
 from pipeline.io import atomic_dir, read_rgb, write_rgb
-from pipeline.layout import RawLayout, resize_short_side
+from pipeline.layout import RawLayout
 from pipeline.params import load_params
 from pipeline.video import decode_frames
 
 log = logging.getLogger(__name__)
-
-OUT = Path("data/frames")
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
     if not videos and not stills:
         raise DataError(f"no field videos or stills under {layout.root} (videos/, stills/)")
     rows = []
-    with atomic_dir(OUT) as out:
+    with atomic_dir(artifacts.FRAMES) as out:
         (out / "images").mkdir()
         for video in tqdm(videos, desc="videos"):
             frames, indices = decode_frames(video, p.size, every=p.every, fps=p.fps)

@@ -20,18 +20,19 @@ from pathlib import Path
 
 import torch
 
+from pipeline import artifacts
+from pipeline.checkpoints import save_model
 from pipeline.errors import run_stage
 from pipeline.finetuning import finetune_gwhd, frame_images, gwhd_finetune_set, self_train
 from pipeline.io import file_digest
 from pipeline.layout import RawLayout
 from pipeline.params import load_params
 from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.segmentation import SegModelConfig, build_unet, load_model, save_model
+from pipeline.segmentation import SegModelConfig, build_unet, load_unet
 from pipeline.training import array_checksum, close_dist, fingerprint, init_dist, main_live
 
 log = logging.getLogger(__name__)
 
-FRAMES = Path("data/frames")
 SCRATCH = Path("scratch")
 
 
@@ -50,18 +51,18 @@ def main() -> None:
         model = build_unet(config)
         base = "scratch"
     else:
-        model, config = load_model(args.base)
+        model, config = load_unet(args.base)
         base = file_digest(args.base / "model.safetensors")
     dist = init_dist()
     model.to(dist.device)
     layout = RawLayout(Path(params.data.root))
     gwhd = gwhd_finetune_set(layout, params.extract_frames.size, config.scale)
-    frames = frame_images(FRAMES, config.scale) if args.mode == "all" else None
+    frames = frame_images(artifacts.FRAMES, config.scale) if args.mode == "all" else None
     name = f"finetune_{args.mode}_{args.row}"
     data = [array_checksum(a) for a in (*gwhd, *([] if frames is None else [frames]))]
     guard = fingerprint(asdict(p), asdict(config), seed, dist.world, args.mode, base, data)
-    checkpoint = SegCheckpoint(Path("checkpoints") / name, guard, Path("dvclive") / name, dist)
-    out = Path("models/seg") / f"{args.row}_{args.mode}"
+    checkpoint = SegCheckpoint(artifacts.checkpoint(name), guard, artifacts.live(name), dist)
+    out = artifacts.SEG / f"{args.row}_{args.mode}"
     torch.manual_seed(seed)
     try:
         with main_live(checkpoint.live, dist, checkpoint.live_step) as live:

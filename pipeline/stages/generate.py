@@ -5,35 +5,28 @@ torchrun (dist.nproc processes, one per GPU) the ranks share the batches."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 
+from pipeline import artifacts, super_resolver
+from pipeline import generator as gen
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid, sr_grid
-from pipeline.gen_training import load_generator
 from pipeline.generation import Generation, GenerationSpec, chained_sizes
 from pipeline.io import read_mask, read_rgb
 from pipeline.params import load_params
-from pipeline.sr_training import load_sr, upsampled
 from pipeline.training import close_dist, init_dist
 
 log = logging.getLogger(__name__)
 
-GENERATOR = Path("models/generator")
-SR = Path("models/sr")
-OUT = Path("data/generated")
-STAGING = Path("checkpoints/generate")
-PAIRS_FIGURE = Path("reports/generated_pairs.png")
-SR_FIGURE = Path("reports/sr_compare.png")
 SHOWN = 8
 
 
 def main() -> None:
     params = load_params()
     g = params.generate
-    weights = {"generator": GENERATOR, "sr": SR / g.sr_weights}
-    generator, sr = load_generator(weights["generator"]), load_sr(weights["sr"])
+    weights = {"generator": artifacts.GENERATOR, "sr": artifacts.SR_RUN / g.sr_weights}
+    generator, sr = gen.load(weights["generator"]), super_resolver.load(weights["sr"])
     gen_size, factor = chained_sizes(generator, sr, weights["generator"], weights["sr"])
     spec = GenerationSpec(
         seed=params.seed,
@@ -58,7 +51,7 @@ def main() -> None:
             {name: folder / "model.safetensors" for name, folder in weights.items()},
             dist,
         )
-        manifest = generation.run(OUT, STAGING)
+        manifest = generation.run(artifacts.GENERATED, artifacts.checkpoint("generate"))
     finally:
         close_dist(dist)
     if not dist.main:
@@ -67,20 +60,22 @@ def main() -> None:
         "generated %d pairs, mean mask fraction %.3f", len(manifest), manifest.mask_fraction.mean()
     )
     rows = manifest.iloc[np.linspace(0, len(manifest) - 1, min(SHOWN, len(manifest))).astype(int)]
-    images = [read_rgb(OUT / path) for path in rows["image"]]
-    masks = [read_mask(OUT / path) for path in rows["mask"]]
-    sampling = f"{g.sampler} {g.steps} + SR {g.sr_sampler} {g.sr_steps} steps"
-    pair_grid(PAIRS_FIGURE, images, masks, list(rows["id"]), f"generated pairs ({sampling})")
-    low_images = np.stack([read_rgb(OUT / path) for path in rows["lowres_image"]])
-    low_masks = np.stack([read_mask(OUT / path) for path in rows["lowres_mask"]])
-    up_images, up_masks = upsampled(low_images, low_masks, factor)
+    images = [read_rgb(artifacts.GENERATED / path) for path in rows["image"]]
+    masks = [read_mask(artifacts.GENERATED / path) for path in rows["mask"]]
+    sampling = f"{g.sampler} {g.steps} + artifacts.SR_RUN {g.sr_sampler} {g.sr_steps} steps"
+    pair_grid(
+        artifacts.GENERATED_PAIRS, images, masks, list(rows["id"]), f"generated pairs ({sampling})"
+    )
+    low_images = np.stack([read_rgb(artifacts.GENERATED / path) for path in rows["lowres_image"]])
+    low_masks = np.stack([read_mask(artifacts.GENERATED / path) for path in rows["lowres_mask"]])
+    up_images, up_masks = super_resolver.upsampled(low_images, low_masks, factor)
     sr_grid(
-        SR_FIGURE,
+        artifacts.SR_COMPARE,
         [
             ("bilinear", list(up_images)),
-            ("SR image", images),
+            ("artifacts.SR_RUN image", images),
             ("nearest", list(up_masks)),
-            ("SR mask", masks),
+            ("artifacts.SR_RUN mask", masks),
         ],
         list(rows["id"]),
         f"{gen_size}px generator output upsampled ×{factor} beside the super-resolver",

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from pipeline import artifacts
 from pipeline.crops import frame_crops, split_by_source
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
@@ -20,15 +20,11 @@ from pipeline.seeding import stage_rng
 
 log = logging.getLogger(__name__)
 
-PSEUDO = Path("data/pseudo")
-OUT = Path("data/prepared")
-GRID = Path("reports/prepare.png")
-
 
 def main() -> None:
     params = load_params()
     p, seed = params.prepare, params.seed
-    manifest = read_manifest(PSEUDO)
+    manifest = read_manifest(artifacts.PSEUDO)
     splits = split_by_source(
         manifest, p.val_fraction, p.segment, stage_rng(seed, "prepare", "split")
     ).set_index("id")
@@ -41,7 +37,12 @@ def main() -> None:
     def crops(row) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         rng = stage_rng(seed, "prepare", row.id)
         return frame_crops(
-            PSEUDO / row.image, PSEUDO / row.mask, rng, p.crop, p.crops_per_frame, sizes
+            artifacts.PSEUDO / row.image,
+            artifacts.PSEUDO / row.mask,
+            rng,
+            p.crop,
+            p.crops_per_frame,
+            sizes,
         )
 
     with ThreadPoolExecutor(reader_threads()) as pool:  # in frame order, whatever the threads
@@ -62,7 +63,7 @@ def main() -> None:
             }
             for y, x in positions
         ]
-    with atomic_dir(OUT) as out:
+    with atomic_dir(artifacts.PREPARED) as out:
         for (split, size), arrays in packs.items():
             np.save(out / f"{split}_{size}.npy", np.concatenate(arrays))
         pd.DataFrame(rows).to_csv(out / "crops.csv", index=False)
@@ -76,7 +77,7 @@ def main() -> None:
     )
     shown = np.concatenate(packs["train", p.sr_size])[:: max(1, len(rows) // 8)][:8]
     pair_grid(
-        GRID,
+        artifacts.PREPARE_GRID,
         [c[..., :3] for c in shown],
         [c[..., 3] for c in shown],
         suptitle=f"prepared {p.sr_size}px training crops",

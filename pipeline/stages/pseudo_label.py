@@ -18,27 +18,22 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from pipeline import artifacts
+from pipeline.checkpoints import save_model
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
 from pipeline.finetuning import frame_images, gwhd_finetune_set
+from pipeline.geometry import mask_fraction
 from pipeline.io import PairWriter, atomic_dir, file_digest, read_manifest, read_rgb
 from pipeline.layout import RawLayout, read_scaled_pair
 from pipeline.metrics import PixelCounts
 from pipeline.params import load_params
 from pipeline.pseudo_labeling import self_train_on_frames, threshold_of
 from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.segmentation import load_model, predict_list, save_model
+from pipeline.segmentation import load_unet, predict_list
 from pipeline.training import Dist, array_checksum, default_device, fingerprint, main_live
 
 log = logging.getLogger(__name__)
-
-FRAMES = Path("data/frames")
-MODEL = Path("models/labeler")
-OUT = Path("data/pseudo")
-PSEUDO_LABELER = Path("models/pseudo_labeler")
-LIVE = Path("dvclive/pseudo_label")
-GRID = Path("reports/pseudo_label.png")
-CHECKPOINT = Path("checkpoints/pseudo_label")
 
 
 def main() -> None:
@@ -46,49 +41,51 @@ def main() -> None:
     p, seed, frame_size = params.pseudo_label, params.seed, params.extract_frames.size
     layout = RawLayout(Path(params.data.root))
     annotated = [read_scaled_pair(pair, frame_size)[1] for pair in layout.annotated()]
-    annotated_fraction = float(np.mean([m.mean() for m in annotated]))
-    manifest = read_manifest(FRAMES)
-    model, config = load_model(MODEL)
+    annotated_fraction = float(np.mean([mask_fraction(m) for m in annotated]))
+    manifest = read_manifest(artifacts.FRAMES)
+    model, config = load_unet(artifacts.LABELER)
     dist = Dist(0, 1, default_device())
     model.to(dist.device)
-    frames = frame_images(FRAMES, config.scale)
+    frames = frame_images(artifacts.FRAMES, config.scale)
     fit_p = params.train_labeler
     guard = fingerprint(
         asdict(p),
         asdict(fit_p),
         seed,
         annotated_fraction,
-        file_digest(MODEL / "model.safetensors"),
+        file_digest(artifacts.LABELER / "model.safetensors"),
         array_checksum(frames),
     )
-    checkpoint = SegCheckpoint(CHECKPOINT, guard, LIVE)
+    checkpoint = SegCheckpoint(
+        artifacts.checkpoint("pseudo_label"), guard, artifacts.live("pseudo_label")
+    )
     torch.manual_seed(seed)
-    with main_live(LIVE, dist, checkpoint.live_step) as live:
+    with main_live(artifacts.live("pseudo_label"), dist, checkpoint.live_step) as live:
         thresholds = self_train_on_frames(
             model, frames, p, fit_p, annotated_fraction, seed, live, dist, checkpoint
         )
-        images = [read_rgb(FRAMES / path) for path in manifest["image"]]
+        images = [read_rgb(artifacts.FRAMES / path) for path in manifest["image"]]
         probs = predict_list(model, images, p.batch_size)
         threshold = threshold_of(probs, p, annotated_fraction)
         gwhd_images, gwhd_masks = gwhd_finetune_set(layout, frame_size, config.scale)
         counts = PixelCounts()
         gwhd_probs = np.stack(predict_list(model, list(gwhd_images), p.batch_size))
         counts.add(torch.from_numpy(gwhd_probs), torch.from_numpy(gwhd_masks), threshold)
-        fractions = [float((prob >= threshold).mean()) for prob in probs]
+        fractions = [mask_fraction(prob >= threshold) for prob in probs]
         for key, value in {
             "threshold": threshold,
             "mask_fraction/pseudo": float(np.mean(fractions)),
             "mask_fraction/annotated": annotated_fraction,
-            "mask_fraction/gwhd_finetune": float(gwhd_masks.mean()),
+            "mask_fraction/gwhd_finetune": mask_fraction(gwhd_masks),
             "gwhd_finetune/dice": counts.dice,
             "gwhd_finetune/iou": counts.iou,
         }.items():
             live.log_metric(key, value, plot=False)
         live.log_params({"rounds": p.rounds, "round_thresholds": thresholds})
-    save_model(model, config, PSEUDO_LABELER)
+    save_model(model, config, artifacts.PSEUDO_LABELER)
     show = set(np.linspace(0, len(manifest) - 1, min(8, len(manifest))).astype(int).tolist())
     shown = []
-    with atomic_dir(OUT) as out:
+    with atomic_dir(artifacts.PSEUDO) as out:
         writer = PairWriter(out)
         items = zip(manifest.itertuples(), images, probs, strict=True)
         for k, (row, image, prob) in enumerate(tqdm(items, total=len(images), desc="write")):
@@ -99,7 +96,7 @@ def main() -> None:
                 mask,
                 source=row.source,
                 frame=row.frame,
-                checkpoint=str(PSEUDO_LABELER if p.rounds else MODEL),
+                checkpoint=str(artifacts.PSEUDO_LABELER if p.rounds else artifacts.LABELER),
                 threshold=threshold,
             )
             if k in show:
@@ -115,7 +112,12 @@ def main() -> None:
         annotated_fraction,
         counts.dice,
     )
-    pair_grid(GRID, [s[0] for s in shown], [s[1] for s in shown], suptitle="pseudo-labels")
+    pair_grid(
+        artifacts.PSEUDO_LABEL_GRID,
+        [s[0] for s in shown],
+        [s[1] for s in shown],
+        suptitle="pseudo-labels",
+    )
 
 
 if __name__ == "__main__":

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from pipeline import artifacts
 from pipeline.diffusion_training import RunPaths
 from pipeline.errors import run_stage
 from pipeline.gen_training import GeneratorTraining
@@ -11,15 +10,14 @@ from pipeline.io import load_packed
 from pipeline.params import load_params
 from pipeline.training import close_dist, init_dist
 
-PREPARED = Path("data/prepared")
-PATHS = RunPaths(Path("models/gen"), Path("checkpoints/train_gen"), Path("dvclive/train_gen"))
+PATHS = RunPaths(artifacts.GEN_RUN, artifacts.checkpoint("train_gen"), artifacts.live("train_gen"))
 
 
 def main() -> None:
     params = load_params()
     size = params.prepare.gen_size
-    train = load_packed(PREPARED / f"train_{size}.npy")
-    val = load_packed(PREPARED / f"val_{size}.npy")
+    train = load_packed(artifacts.prepared("train", size))
+    val = load_packed(artifacts.prepared("val", size))
     dist = init_dist()
     try:
         GeneratorTraining(params.gen, params.seed, train, val, dist).run(PATHS)

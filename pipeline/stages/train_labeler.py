@@ -5,30 +5,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from pathlib import Path
 
 import torch
 
+from pipeline import artifacts
+from pipeline.checkpoints import save_model
 from pipeline.errors import run_stage
 from pipeline.io import read_dataset
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
 from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.segmentation import SegModelConfig, build_unet, fit, save_model, split_pairs
+from pipeline.segmentation import SegModelConfig, build_unet, fit, split_pairs
 from pipeline.training import Dist, array_checksum, default_device, fingerprint, main_live
 
 log = logging.getLogger(__name__)
-
-DATA = Path("data/copy_paste")
-OUT = Path("models/labeler")
-LIVE = Path("dvclive/train_labeler")
-CHECKPOINT = Path("checkpoints/train_labeler")
 
 
 def main() -> None:
     params = load_params()
     p, seed = params.train_labeler, params.seed
-    images, masks = read_dataset(DATA)
+    images, masks = read_dataset(artifacts.COPY_PASTE)
     train, val = split_pairs(
         images, masks, p.val_fraction, stage_rng(seed, "train_labeler", "split")
     )
@@ -37,14 +33,16 @@ def main() -> None:
     config = SegModelConfig.from_params(p)
     model = build_unet(config)
     guard = fingerprint(asdict(p), seed, array_checksum(images), array_checksum(masks))
-    checkpoint = SegCheckpoint(CHECKPOINT, guard, LIVE)
+    checkpoint = SegCheckpoint(
+        artifacts.checkpoint("train_labeler"), guard, artifacts.live("train_labeler")
+    )
     dist = Dist(0, 1, default_device())
-    with main_live(LIVE, dist, checkpoint.live_step) as live:
+    with main_live(artifacts.live("train_labeler"), dist, checkpoint.live_step) as live:
         live.log_params({"encoder": p.encoder, "train_pairs": len(train[0]), "val_pairs": n_val})
         fit(model, train, val, p, seed, live, dist, checkpoint)
-    save_model(model, config, OUT)
+    save_model(model, config, artifacts.LABELER)
     checkpoint.clear()
-    log.info("saved the labeler to %s", OUT)
+    log.info("saved the labeler to %s", artifacts.LABELER)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,14 @@ from pathlib import Path
 
 import torch
 
+from pipeline import artifacts
+from pipeline.checkpoints import save_model
 from pipeline.errors import run_stage
 from pipeline.io import read_training_pairs
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
 from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.segmentation import SegModelConfig, build_unet, fit, save_model, split_pairs
+from pipeline.segmentation import SegModelConfig, build_unet, fit, split_pairs
 from pipeline.training import array_checksum, close_dist, fingerprint, init_dist, main_live
 
 log = logging.getLogger(__name__)
@@ -42,13 +44,13 @@ def main() -> None:
     torch.manual_seed(seed)
     config = SegModelConfig.from_params(p, scale=sizes.sr_size / sizes.crop)
     model = build_unet(config)
-    out = Path("models/seg") / args.row
+    out = artifacts.SEG / args.row
     dist = init_dist()
     guard = fingerprint(
         asdict(p), asdict(config), seed, dist.world, array_checksum(images), array_checksum(masks)
     )
-    live_dir = Path(f"dvclive/train_seg_{args.row}")
-    checkpoint = SegCheckpoint(Path("checkpoints") / f"train_seg_{args.row}", guard, live_dir, dist)
+    live_dir = artifacts.live(f"train_seg_{args.row}")
+    checkpoint = SegCheckpoint(artifacts.checkpoint(f"train_seg_{args.row}"), guard, live_dir, dist)
     try:
         with main_live(live_dir, dist, checkpoint.live_step) as live:
             if live is not None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from pipeline import artifacts
 from pipeline.diffusion_training import RunPaths
 from pipeline.errors import run_stage
 from pipeline.io import load_packed
@@ -11,15 +10,14 @@ from pipeline.params import load_params
 from pipeline.sr_training import SRTraining
 from pipeline.training import close_dist, init_dist
 
-PREPARED = Path("data/prepared")
-PATHS = RunPaths(Path("models/sr"), Path("checkpoints/train_sr"), Path("dvclive/train_sr"))
+PATHS = RunPaths(artifacts.SR_RUN, artifacts.checkpoint("train_sr"), artifacts.live("train_sr"))
 
 
 def main() -> None:
     params = load_params()
     sizes = params.prepare
-    train = load_packed(PREPARED / f"train_{sizes.sr_size}.npy")
-    val = load_packed(PREPARED / f"val_{sizes.sr_size}.npy")
+    train = load_packed(artifacts.prepared("train", sizes.sr_size))
+    val = load_packed(artifacts.prepared("val", sizes.sr_size))
     factor = sizes.sr_size // sizes.gen_size
     dist = init_dist()
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dvc.api
 
+from pipeline import artifacts
 from pipeline.errors import ParamsError, run_stage
 from pipeline.io import atomic_file
 from pipeline.study.collate import (
@@ -27,7 +28,7 @@ from pipeline.study.figures import dice_bars, stacked
 from pipeline.study.grids import EMBEDDINGS, SECONDS_PER_PAIR, STUDIES, TIMING, Study, Variant
 from pipeline.study.timing import seconds_per_pair
 
-SAMPLES = "reports/generated_pairs.png"
+SAMPLES = artifacts.GENERATED_PAIRS.as_posix()
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -15,19 +15,20 @@ from PIL import Image
 from scipy.spatial import cKDTree
 from sklearn.decomposition import PCA
 
+from pipeline import artifacts
 from pipeline.io import atomic_file, list_files, load_packed, read_rgb
-from pipeline.segmentation import load_model, to_input
+from pipeline.segmentation import load_unet, to_input
 from pipeline.study.experiments import fetch
 
-EMBEDDER = "models/pseudo_labeler"
-GENERATED = "data/generated/images"
+EMBEDDER = artifacts.PSEUDO_LABELER.as_posix()
+GENERATED = (artifacts.GENERATED / "images").as_posix()
 K = 5  # neighbours of the coverage radius (Naeem et al. 2020)
 
 
 def embed(folder: Path, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """N×D: the deepest encoder features of the saved U-Net, averaged over space, for images
     resized to the crop size it was trained on."""
-    model, config = load_model(folder)
+    model, config = load_unet(folder)
     model.eval()
     size = (config.size, config.size)
     resized = np.stack(
@@ -61,7 +62,9 @@ def experiment_embeddings(
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         embedder = fetch(repo, rev, EMBEDDER, tmp)
-        crops = np.asarray(load_packed(fetch(repo, rev, f"data/prepared/train_{sr_size}.npy", tmp)))
+        crops = np.asarray(
+            load_packed(fetch(repo, rev, artifacts.prepared("train", sr_size).as_posix(), tmp))
+        )
         folder = fetch(repo, rev, GENERATED, tmp)
         generated = np.stack([read_rgb(p) for p in list_files(folder, (".png",))])
         return embed(embedder, crops[..., :3]), embed(embedder, generated), generated

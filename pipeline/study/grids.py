@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.report import COLUMNS
+from pipeline import artifacts
+from pipeline.artifacts import COLUMNS
 
-TABLE1 = "reports/table1.json"
-COHERENCE = "dvclive/coherence/metrics.json"
+TABLE1 = artifacts.TABLE1.as_posix()
+COHERENCE = artifacts.COHERENCE_METRICS.as_posix()
 EMBEDDINGS = "embeddings"  # computed by the study from each experiment's outputs, not a file
 TIMING = "timing"  # measured by the study with each experiment's weights, not a file
 

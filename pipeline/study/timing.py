@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
-from pipeline.gen_training import load_generator
+from pipeline import artifacts, super_resolver
+from pipeline import generator as gen
 from pipeline.generation import GenerationSpec, chained_sizes, make_pairs
-from pipeline.sr_training import load_sr
 from pipeline.study.experiments import Result, fetch, param
 from pipeline.training import default_device
 
@@ -25,10 +25,12 @@ def seconds_per_pair(repo: Path, result: Result, pairs: int = PAIRS) -> float:
     g = param(result.params, "generate")
     with tempfile.TemporaryDirectory() as tmp:
         folders = {
-            "generator": fetch(repo, result.rev, "models/generator", Path(tmp)),
-            "sr": fetch(repo, result.rev, f"models/sr/{g['sr_weights']}", Path(tmp)),
+            "generator": fetch(repo, result.rev, artifacts.GENERATOR.as_posix(), Path(tmp)),
+            "sr": fetch(
+                repo, result.rev, (artifacts.SR_RUN / g["sr_weights"]).as_posix(), Path(tmp)
+            ),
         }
-        generator, sr = load_generator(folders["generator"]), load_sr(folders["sr"])
+        generator, sr = gen.load(folders["generator"]), super_resolver.load(folders["sr"])
         gen_size, factor = chained_sizes(generator, sr, folders["generator"], folders["sr"])
     spec = GenerationSpec(
         seed=int(param(result.params, "seed")),
