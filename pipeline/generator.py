@@ -20,14 +20,7 @@ CHANNELS = 4  # RGB + mask
 def config(p: GenParams, sample_size: int | None = None) -> PairedUNetConfig:
     """The generator network's config from the gen params, for pairs of `sample_size` pixels."""
     return PairedUNetConfig(
-        arch=p.arch,
-        skip=p.skip,
-        widths=tuple(p.widths),
-        layers_per_level=p.layers_per_level,
-        heads=p.heads,
-        time_dim=p.time_dim,
-        prediction=p.prediction,
-        sample_size=sample_size,
+        arch=p.arch, skip=p.skip, sample_size=sample_size, **PairedUNetConfig.sizes_of(p)
     )
 
 

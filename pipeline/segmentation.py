@@ -1,4 +1,4 @@
-"""Segmentation models (smp U-Net, no downloaded weights): build, save, fit, predict."""
+"""Segmentation models (smp U-Net, no downloaded weights): build, load, fit, predict."""
 
 from __future__ import annotations
 

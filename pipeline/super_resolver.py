@@ -28,15 +28,7 @@ from pipeline.training import autocast
 def config(p: SRParams, sample_size: int | None = None, factor: int = 2) -> SRUNetConfig:
     """The super-resolver's network config from the sr params, enlarging by `factor` to pairs of
     `sample_size` pixels."""
-    return SRUNetConfig(
-        widths=tuple(p.widths),
-        layers_per_level=p.layers_per_level,
-        heads=p.heads,
-        time_dim=p.time_dim,
-        prediction=p.prediction,
-        sample_size=sample_size,
-        factor=factor,
-    )
+    return SRUNetConfig(sample_size=sample_size, factor=factor, **SRUNetConfig.sizes_of(p))
 
 
 def build(net_config: SRUNetConfig) -> torch.nn.Module:

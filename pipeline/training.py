@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.distributed as torch_dist
-from diffusers.training_utils import EMAModel
 from dvclive import Live
 from torch.nn.parallel import DistributedDataParallel
 
@@ -169,6 +168,8 @@ class Ema:
     evaluations are not dominated by the random initial weights."""
 
     def __init__(self, model: torch.nn.Module, decay: float):
+        from diffusers.training_utils import EMAModel  # on use: the segmentation stages skip it
+
         self.average = EMAModel(model.parameters(), decay=decay)
         self.model = copy.deepcopy(model)
 

@@ -145,6 +145,20 @@ def test_every_stage_module_is_checked():
         assert module and module_file(module, ROOT), f"stage {name}: no module file for {module}"
 
 
+TRAINING = {"pipeline/diffusion_training.py", "pipeline/gen_training.py", "pipeline/sr_training.py"}
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["pipeline.stages.generate", "pipeline.stages.select_gen", "pipeline.stages.coherence",
+     "pipeline.study.timing"],
+)  # fmt: skip
+def test_what_uses_trained_networks_imports_no_training_code(module):
+    """Sampling goes through the front doors (generator.py, super_resolver.py), so an edit to a
+    training loop re-runs the trainers and never generation."""
+    assert not import_closure(module, ROOT) & TRAINING
+
+
 def _write(root: Path, rel: str, text: str) -> None:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)

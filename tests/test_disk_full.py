@@ -16,7 +16,7 @@ import torch
 from pipeline import checkpoints, generation
 from pipeline.errors import run_stage
 from pipeline.segmentation import SegModelConfig, build_unet, load_unet
-from tests.test_generation import SPEC, _files, _generation
+from tests.conftest import SPEC, files, tiny_generation
 
 FULL = OSError(errno.ENOSPC, "No space left on device")
 
@@ -49,12 +49,12 @@ def test_segmentation_weights_keep_the_previous_folder(tmp_path, monkeypatch):
 def test_diffusion_weights_and_checkpoints_keep_the_previous_files(tmp_path, monkeypatch, nets):
     folder = tmp_path / "gen"
     checkpoints.save_model(nets["generator"], nets["generator"].config, folder)
-    before = _files(folder)
+    before = files(folder)
     checkpoints.save_training_state(tmp_path / "ckpt/state.pt", {"fingerprint": "g", "epoch": 3})
     monkeypatch.setattr(checkpoints, "save_file", _full)
     with pytest.raises(OSError):
         checkpoints.save_model(nets["generator"], nets["generator"].config, folder)
-    assert _files(folder) == before and _leftovers(folder) == []
+    assert files(folder) == before and _leftovers(folder) == []
     monkeypatch.setattr(checkpoints.torch, "save", _full)
     with pytest.raises(OSError):
         checkpoints.save_training_state(
@@ -70,10 +70,10 @@ def test_generation_keeps_the_previous_set_and_resumes_after_a_full_disk(
 ):
     spec = replace(SPEC, n=6)
     out, staging = tmp_path / "out", tmp_path / "staging"
-    _generation(nets, replace(spec, seed=9)).run(out, staging)  # the previous dataset
-    previous = _files(out)
+    tiny_generation(nets, replace(spec, seed=9)).run(out, staging)  # the previous dataset
+    previous = files(out)
     whole = tmp_path / "whole"
-    _generation(nets, spec).run(whole, tmp_path / "staging_whole")
+    tiny_generation(nets, spec).run(whole, tmp_path / "staging_whole")
     with monkeypatch.context() as m:
         if where == "batch":
             real, calls = generation.write_rgb, {"n": 0}
@@ -95,11 +95,11 @@ def test_generation_keeps_the_previous_set_and_resumes_after_a_full_disk(
 
             m.setattr(pd.DataFrame, "to_csv", manifest_fills)
         with pytest.raises(OSError, match="No space left"):
-            _generation(nets, spec).run(out, staging)
-    assert _files(out) == previous
+            tiny_generation(nets, spec).run(out, staging)
+    assert files(out) == previous
     assert _leftovers(out) == []
-    _generation(nets, spec).run(out, staging)
-    assert _files(out) == _files(whole)
+    tiny_generation(nets, spec).run(out, staging)
+    assert files(out) == files(whole)
 
 
 def test_a_stage_on_a_full_disk_prints_one_line_naming_the_file(tmp_path):

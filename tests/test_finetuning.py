@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import torch
-import torch.multiprocessing as mp
 from dvclive import Live
-from safetensors.torch import load_file, save_file
 
 from pipeline import finetuning
 from pipeline.finetuning import finetune_gwhd, gwhd_finetune_set, self_train
 from pipeline.io import write_pair
 from pipeline.layout import RawLayout
 from pipeline.params import FinetuneParams
-from pipeline.segmentation import SegModelConfig, build_unet, fit
-from pipeline.training import close_dist, init_dist, main_live
-from tests.conftest import free_port
+from pipeline.segmentation import SegModelConfig, build_unet
 
 CONFIG = SegModelConfig("mobilenet_v2", 2, [8, 8], size=16, scale=0.5)
 P = FinetuneParams(epochs=1, rounds=1, frame_epochs=1, batch_size=4, lr=0.01)
@@ -77,33 +70,3 @@ def test_self_training_runs_its_rounds_then_the_gwhd_fine_tune(tmp_path, monkeyp
             live,
         )
     assert calls == [(6, 1, 16), (6, 1, 16), (4, 1, 16)]
-
-
-def _ddp_fit(rank: int, world: int, port: int, root: str) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank)
-    )
-    torch.set_num_threads(1)
-    dist = init_dist()
-    try:
-        torch.manual_seed(0)
-        model = build_unet(CONFIG)
-        with main_live(Path(root) / "live", dist) as live:
-            assert (live is None) == (rank != 0)
-            fit(model, _pairs(8, 16), None, P.fit_params(16, 2), 0, live, dist)
-        save_file(dict(model.state_dict()), str(Path(root) / f"rank{rank}.safetensors"))
-    finally:
-        close_dist(dist)
-
-
-def test_ddp_ranks_train_one_model_and_rank_0_alone_logs(tmp_path):
-    mp.spawn(_ddp_fit, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
-    zero, one = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
-    torch.manual_seed(0)
-    start = build_unet(CONFIG).state_dict()
-    weights = [k for k in zero if "running_" not in k and "num_batches" not in k]
-    for key in weights:  # BatchNorm statistics stay per rank on the CPU; rank 0's are saved
-        torch.testing.assert_close(one[key], zero[key], rtol=0, atol=0)
-    assert any(not torch.equal(zero[k], start[k]) for k in zero)
-    steps = (tmp_path / "live/plots/metrics/train/loss.tsv").read_text().splitlines()
-    assert len(steps) == 1 + 2  # a header and one row per epoch, from rank 0 only

@@ -1,8 +1,7 @@
-"""The generator networks: skip blocks, attention direction, shapes, branch exchange, time input."""
+"""The generator networks beyond the network contract: skip blocks, attention direction, branch
+exchange, the image depending on the mask, parameter counts."""
 
 from __future__ import annotations
-
-import itertools
 
 import pytest
 import torch
@@ -189,17 +188,6 @@ def test_decoders_join_the_other_branch(arch):
         assert joins["mask", j][1] is inputs["image", j]
 
 
-@pytest.mark.parametrize(("arch", "skip"), itertools.product(ARCHS, SKIPS))
-def test_every_arch_and_skip_maps_pairs_to_noise(arch, skip):
-    model = tiny(arch, skip)
-    for h, w in [(16, 16), (16, 32)]:
-        x, t = pair_batch(h=h, w=w)
-        with torch.no_grad():
-            out = model(x, t)
-        assert out.shape == (2, 4, h, w)
-        assert torch.isfinite(out).all()
-
-
 @pytest.mark.parametrize("arch", ARCHS)
 def test_image_prediction_depends_on_mask(arch):
     model = tiny(arch)
@@ -209,14 +197,6 @@ def test_image_prediction_depends_on_mask(arch):
     with torch.no_grad():
         changed = (model(x, t)[:, :3] - model(other, t)[:, :3]).abs().max()
     assert changed > 1e-4
-
-
-@pytest.mark.parametrize("arch", ARCHS)
-def test_time_conditions_the_output(arch):
-    model = tiny(arch)
-    x, t = pair_batch()
-    with torch.no_grad():
-        assert not torch.allclose(model(x, t), model(x, t + 100))
 
 
 @pytest.mark.parametrize("skip", SKIPS)
@@ -247,15 +227,6 @@ def test_exchange_projects_the_joined_branches(skip):
         )
 
 
-@pytest.mark.parametrize(("arch", "skip"), itertools.product(ARCHS, SKIPS))
-def test_every_parameter_gets_a_gradient(arch, skip):
-    model = tiny(arch, skip).train()
-    x, t = pair_batch()
-    F.mse_loss(model(x, t), torch.zeros_like(x)).backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
-    assert not missing
-
-
 @pytest.mark.parametrize("arch", ARCHS)
 def test_the_network_returns_its_raw_output_whatever_it_predicts(arch):
     eps_model = tiny(arch)
@@ -268,13 +239,7 @@ def test_the_network_returns_its_raw_output_whatever_it_predicts(arch):
         generator.build(PairedUNetConfig(prediction="x0", **TINY))
 
 
-def test_input_checks():
-    model = tiny("concat")
-    x, t = pair_batch()
-    with pytest.raises(ValueError, match="multiples of 2"):
-        model(x[:, :, :15], t)
-    with pytest.raises(ValueError, match="image\\+mask"):
-        model(x[:, :3], t)
+def test_config_checks():
     with pytest.raises(ValueError, match="unknown arch"):
         PairedUNetConfig(arch="unet")
     assert PairedUNetConfig(widths=[8, 16]).widths == (8, 16)

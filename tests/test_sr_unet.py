@@ -1,5 +1,5 @@
-"""The super-resolver: degradation and condition resizing, shapes, conditioning at every block,
-time input, gradients, input checks."""
+"""The super-resolver beyond the network contract: degradation and condition resizing, the
+condition read at every block, its input checks, its parameter count."""
 
 from __future__ import annotations
 
@@ -33,16 +33,6 @@ def sr_batch(b: int = 2, h: int = 16, w: int = 16):
     gen = torch.Generator().manual_seed(2)
     cond = upsample_condition(degrade(hr_pair(b, h, w)), (h, w))
     return torch.randn(b, 4, h, w, generator=gen), torch.tensor([3, 700])[:b], cond
-
-
-@pytest.mark.parametrize("size", [(16, 16), (16, 24), (32, 8)])
-def test_maps_pairs_to_noise(size):
-    model = tiny()
-    x, t, cond = sr_batch(h=size[0], w=size[1])
-    with torch.no_grad():
-        out = model(x, t, cond)
-    assert out.shape == (2, 4, *size)
-    assert torch.isfinite(out).all()
 
 
 def test_three_levels_and_two_layers():
@@ -95,30 +85,6 @@ def test_every_encoder_and_decoder_block_reads_the_condition(widths):
     torch.testing.assert_close(stem_input[0], torch.cat([x, cond], dim=1))
 
 
-def test_time_conditions_the_output():
-    model = tiny()
-    x, t, cond = sr_batch()
-    with torch.no_grad():
-        assert not torch.allclose(model(x, t, cond), model(x, t + 100, cond))
-
-
-def test_every_parameter_gets_a_gradient():
-    model = tiny().train()
-    x, t, cond = sr_batch()
-    F.mse_loss(model(x, t, cond), torch.zeros_like(x)).backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
-    assert not missing
-
-
-def test_runs_under_bf16_autocast():
-    model = tiny()
-    x, t, cond = sr_batch()
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        out = model(x, t, cond)
-    assert out.shape == x.shape
-    assert torch.isfinite(out.float()).all()
-
-
 def test_degrade_and_upsample_condition():
     hr = hr_pair(h=16, w=24)
     lr = degrade(hr)
@@ -158,17 +124,11 @@ def test_upsampled_degraded_blocks_come_back():
     assert (back[:, :3] - blocks[:, :3]).abs().max() < 0.2
 
 
-def test_input_checks():
+def test_input_checks_beyond_the_network_contract():
     model = tiny()
     x, t, cond = sr_batch()
-    with pytest.raises(ValueError, match="multiples of 2"):
-        model(x[:, :, :15], t, cond[:, :, :15])
-    with pytest.raises(ValueError, match="image\\+mask"):
-        model(x[:, :3], t, cond[:, :3])
     with pytest.raises(ValueError, match="condition"):
         model(x, t, cond[:, :, :8, :8])
-    with pytest.raises(ValueError, match="timesteps"):
-        model(x, t[:1], cond)
     with pytest.raises(ValueError, match="divide by factor"):
         degrade(x[:, :, :15])
     with pytest.raises(ValueError, match="multiples of 8"):

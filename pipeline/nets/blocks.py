@@ -59,6 +59,12 @@ class UNetShape:
         if self.layers_per_level < 1 or self.time_dim < 2 or self.time_dim % 2:
             raise ValueError("layers_per_level must be ≥ 1 and time_dim a positive even number")
 
+    @staticmethod
+    def sizes_of(section) -> dict:
+        """The U-Net sizes and output type held by a params section (gen or sr) of that name."""
+        names = ("widths", "layers_per_level", "heads", "time_dim", "prediction")
+        return {name: getattr(section, name) for name in names}
+
     @property
     def downsampling(self) -> int:
         """The factor by which the bottleneck is smaller than the input (H, W must divide by it)."""

@@ -1,0 +1,102 @@
+"""Segmentation models: the ImageNet input, the Dice + BCE loss, aligned random crops, seeded
+splits, the optimisers, prediction at any size, and saving and loading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.checkpoints import save_model
+from pipeline.params import SegTrainParams
+from pipeline.segmentation import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    SegModelConfig,
+    build_unet,
+    load_unet,
+    make_optimizer,
+    predict_list,
+    predict_probs,
+    random_crops,
+    seg_loss,
+    split_pairs,
+    to_input,
+)
+
+CONFIG = SegModelConfig("mobilenet_v2", 2, [8, 8], size=16, scale=0.5)
+
+
+def test_input_is_normalised_with_the_imagenet_statistics():
+    images = np.zeros((1, 2, 3, 3), np.uint8)
+    images[..., 0] = 255
+    x = to_input(images)
+    assert x.shape == (1, 3, 2, 3)
+    expected = [(v - m) / s for v, m, s in zip((1, 0, 0), IMAGENET_MEAN, IMAGENET_STD, strict=True)]
+    torch.testing.assert_close(x[0, :, 0, 0], torch.tensor(expected))
+
+
+def test_the_loss_is_dice_plus_bce():
+    target = torch.zeros(1, 1, 2, 2)
+    target[0, 0, 0] = 1
+    sure = torch.where(target > 0, 20.0, -20.0)
+    assert seg_loss(sure, target).item() == pytest.approx(0.0, abs=1e-6)
+    zero = torch.zeros(1, 1, 2, 2)  # p = 0.5 everywhere: BCE ln 2, Dice 1 - 2·1 / (2 + 2)
+    assert seg_loss(zero, target).item() == pytest.approx(np.log(2) + 0.5, rel=1e-3)
+
+
+def test_random_crops_keep_image_and_mask_aligned():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (6, 12, 10, 3), dtype=np.uint8)
+    masks = images[..., 0] > 128
+    crop_images, crop_masks = random_crops(np.random.default_rng(1), images, masks, 4)
+    assert crop_images.shape == (6, 4, 4, 3) and crop_masks.shape == (6, 4, 4)
+    np.testing.assert_array_equal(crop_masks, crop_images[..., 0] > 128)
+    again = random_crops(np.random.default_rng(1), images, masks, 4)
+    np.testing.assert_array_equal(again[0], crop_images)
+
+
+def test_a_split_is_seeded_disjoint_and_complete():
+    images = np.arange(10)[:, None, None, None].repeat(2, 1).astype(np.uint8)
+    masks = images[..., 0] > 4
+    (train, _), val = split_pairs(images, masks, 0.3, np.random.default_rng(0))
+    assert len(val[0]) == 3 and len(train) == 7
+    assert sorted([*train[:, 0, 0, 0], *val[0][:, 0, 0, 0]]) == list(range(10))
+    (again, _), _ = split_pairs(images, masks, 0.3, np.random.default_rng(0))
+    np.testing.assert_array_equal(again, train)
+    assert split_pairs(images, masks, 0.0, np.random.default_rng(0))[1] is None
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "kind"), [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam)]
+)
+def test_the_optimiser_is_the_one_named(optimizer, kind):
+    model = torch.nn.Linear(2, 1)
+    opt = make_optimizer(model, SegTrainParams(optimizer=optimizer, lr=0.3, momentum=0.5))
+    assert type(opt) is kind and opt.param_groups[0]["lr"] == 0.3
+
+
+def test_predictions_have_the_images_size_whatever_it_is():
+    torch.manual_seed(0)
+    model = build_unet(CONFIG)
+    rng = np.random.default_rng(0)
+    odd = rng.integers(0, 256, (3, 13, 7, 3), dtype=np.uint8)
+    probs = predict_probs(model, odd, batch_size=2)
+    assert probs.shape == (3, 13, 7) and ((probs >= 0) & (probs <= 1)).all()
+    np.testing.assert_allclose(predict_probs(model, odd[1:2], 1)[0], probs[1], atol=1e-6)
+    mixed = [odd[0], rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), odd[2]]
+    listed = predict_list(model, mixed, batch_size=4)
+    assert [p.shape for p in listed] == [(13, 7), (8, 8), (13, 7)]
+    np.testing.assert_allclose(listed[2], probs[2], atol=1e-6)
+
+
+def test_a_saved_model_loads_with_its_config_and_weights(tmp_path):
+    torch.manual_seed(0)
+    model = build_unet(CONFIG)
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)  # not the initial weights
+    save_model(model, CONFIG, tmp_path / "model")
+    loaded, config = load_unet(tmp_path / "model")
+    assert config == CONFIG and not loaded.training
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0)
