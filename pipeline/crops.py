@@ -30,6 +30,8 @@ def split_by_source(
     Consecutive frames of a video are near-duplicates, so whole segments go to one side: segments
     are drawn in seeded order into val until it holds round(val_fraction · frames) frames (at least
     one segment; at least one stays in train). Returns id, source, segment and split per frame.
+    (scikit-learn's GroupShuffleSplit sizes val by its share of groups, not of frames, and draws
+    with its own generator: other splits, and every output downstream would change.)
     """
     segments = source_segments(frames, segment)
     sizes = segments.value_counts(sort=False).sort_index()

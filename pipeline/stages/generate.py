@@ -62,7 +62,7 @@ def main() -> None:
     rows = manifest.iloc[np.linspace(0, len(manifest) - 1, min(SHOWN, len(manifest))).astype(int)]
     images = [read_rgb(artifacts.GENERATED / path) for path in rows["image"]]
     masks = [read_mask(artifacts.GENERATED / path) for path in rows["mask"]]
-    sampling = f"{g.sampler} {g.steps} + artifacts.SR_RUN {g.sr_sampler} {g.sr_steps} steps"
+    sampling = f"{g.sampler} {g.steps} + SR {g.sr_sampler} {g.sr_steps} steps"
     pair_grid(
         artifacts.GENERATED_PAIRS, images, masks, list(rows["id"]), f"generated pairs ({sampling})"
     )
@@ -73,9 +73,9 @@ def main() -> None:
         artifacts.SR_COMPARE,
         [
             ("bilinear", list(up_images)),
-            ("artifacts.SR_RUN image", images),
+            ("SR image", images),
             ("nearest", list(up_masks)),
-            ("artifacts.SR_RUN mask", masks),
+            ("SR mask", masks),
         ],
         list(rows["id"]),
         f"{gen_size}px generator output upsampled ×{factor} beside the super-resolver",
