@@ -10,6 +10,7 @@ from pathlib import Path
 DEMO = Path("data/demo")  # the procedural demo world (the default data.root)
 FRAMES = Path("data/frames")  # extract_frames: frames of the field videos
 COPY_PASTE = Path("data/copy_paste")  # copy_paste: the labeler's training pairs
+COPY_PASTE_CROPS = Path("data/copy_paste_crops")  # copy_paste: the Copy-Paste row's pairs
 PSEUDO = Path("data/pseudo")  # pseudo_label: the pseudo-labelled frames
 PREPARED = Path("data/prepared")  # prepare: crops packed per split and size
 GENERATED = Path("data/generated")  # generate: the synthetic pairs
@@ -40,10 +41,22 @@ REPORT = Path("reports/report.md")
 COLUMNS = ("synthetic", "gwhd_finetune", "all_finetune")
 SUFFIXES = {"synthetic": "", "gwhd_finetune": "_gwhd", "all_finetune": "_all"}
 ROWS = {
-    "copy_paste": COLUMNS,  # the copy-paste labeler (Najafian step 1)
+    "copy_paste": COLUMNS,  # the same U-Net trained on as many copy-paste pairs (Najafian step 1)
     "synthset": COLUMNS,  # the U-Net trained only on the generated pairs
     "pseudo": COLUMNS,  # reference: the same U-Net trained on the crops the generator learned from
+    "pseudo_synthset": ("synthetic",),  # the same U-Net on those crops and the generated pairs
     "real_only": ("gwhd_finetune",),  # reference: the same U-Net from scratch on GWHD fine-tune
+    "labeler": ("synthetic",),  # the teacher's start: the labeler trained on copy-paste frames
+    "teacher": ("synthetic",),  # the pseudo-labeler, whose labels the generator learned
+}
+ROW_NAMES = {  # the rows' names in reports
+    "copy_paste": "Copy-Paste",
+    "synthset": "SynthSet",
+    "pseudo": "reference: pseudo-labelled crops",
+    "pseudo_synthset": "pseudo-labelled crops + SynthSet",
+    "real_only": "reference: real only",
+    "labeler": "teacher, step 1: copy-paste labeler",
+    "teacher": "teacher: the pseudo-labeler",
 }
 
 

@@ -114,8 +114,10 @@ def self_training_round(
     checkpoint: SegCheckpoint | None = None,
     phase: int = 0,
 ) -> None:
-    """One Najafian round: train the model on the frames it has just labelled (`masks`)."""
-    log.info("self-training round: pseudo-label mask fraction %.3f", mask_fraction(masks))
+    """One Najafian round: train the model on the frames it has just labelled (`masks`: bool, or
+    uint8 with IGNORE pixels)."""
+    fraction = mask_fraction(masks == 1)
+    log.info("self-training round: pseudo-label mask fraction %.3f", fraction)
     if live is not None:
-        live.log_metric("round/mask_fraction", mask_fraction(masks), plot=False)
+        live.log_metric("round/mask_fraction", fraction, plot=False)
     fit(model, (frames, masks), None, fit_p, seed, live, dist, checkpoint, phase)

@@ -127,17 +127,23 @@ class PseudoLabelParams:
     the unlabelled frames (`epochs` each, the labeler's optimiser settings; 0 rounds: the labeler
     as it is), masks at a threshold chosen by `threshold_rule`: `fixed` (`threshold`) or
     `annotated_fraction` (the masks cover, pooled over all frames, the share of pixels the
-    hand-annotated masks cover)."""
+    hand-annotated masks cover). With `flips`, every label (each round's and the final ones) is
+    made from the probabilities averaged over the frame and its three flips. In the rounds, pixels
+    whose probability lies within `ignore_band` of the threshold are left out of the loss."""
 
     threshold: float = 0.5
     batch_size: int = 8
     rounds: int = 0
     epochs: int = 2
     threshold_rule: Literal["fixed", "annotated_fraction"] = "fixed"
+    flips: bool = False
+    ignore_band: float = 0.0
 
     def check(self, section: str) -> None:
         _positive(self, section, "batch_size", "epochs")
         _non_negative(self, section, "rounds")
+        if not 0 <= self.ignore_band < 0.5:
+            raise ParamsError(f"{section}.ignore_band must be in [0, 0.5)")
         if not 0 < self.threshold < 1:
             raise ParamsError(f"{section}.threshold must be in (0, 1)")
 
@@ -365,6 +371,11 @@ class Params:
             raise ParamsError("train_labeler.size must not exceed copy_paste.size")
         if self.copy_paste.size > self.extract_frames.size:
             raise ParamsError("copy_paste.size must not exceed extract_frames.size")
+        if self.prepare.crop > self.copy_paste.size:
+            raise ParamsError(
+                f"prepare.crop ({self.prepare.crop}) must not exceed copy_paste.size "
+                f"({self.copy_paste.size}): the Copy-Paste row trains on crops of copy-paste frames"
+            )
         levels = len(self.gen.widths)
         if self.prepare.gen_size % 2 ** (levels - 1):
             raise ParamsError(

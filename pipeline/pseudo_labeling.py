@@ -12,7 +12,7 @@ import torch
 from pipeline.finetuning import self_training_round
 from pipeline.params import PseudoLabelParams, SegTrainParams
 from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.segmentation import predict_list
+from pipeline.segmentation import IGNORE, predict_list
 from pipeline.training import Dist
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,17 @@ def threshold_of(probs: list[np.ndarray], p: PseudoLabelParams, annotated_fracti
     return fraction_threshold(probs, annotated_fraction)
 
 
+def round_labels(probs: np.ndarray, threshold: float, band: float) -> np.ndarray:
+    """A self-training round's labels: probs >= threshold, as bool; with a band > 0, uint8 0/1
+    with IGNORE where the probability lies within `band` of the threshold (no loss counts there)."""
+    masks = probs >= threshold
+    if band <= 0:
+        return masks
+    labels = masks.astype(np.uint8)
+    labels[np.abs(probs - threshold) < band] = IGNORE
+    return labels
+
+
 def self_train_on_frames(
     model: torch.nn.Module,
     frames: np.ndarray,
@@ -46,9 +57,9 @@ def self_train_on_frames(
     checkpoint: SegCheckpoint | None = None,
 ) -> list[float]:
     """`p.rounds` rounds of labelling the frames (uint8 N×S×S×3, at the model's scale) with the
-    current model at the rule's threshold and training it on them for `p.epochs` epochs with the
-    optimiser settings of `fit_p` (round r: phase r of `checkpoint`); returns each round's
-    threshold."""
+    current model at the rule's threshold (pixels within `p.ignore_band` of it ignored) and
+    training it on them for `p.epochs` epochs with the optimiser settings of `fit_p` (round r:
+    phase r of `checkpoint`); returns each round's threshold."""
     fit_p = replace(fit_p, epochs=p.epochs, val_fraction=0.0)
     notes = checkpoint.notes if checkpoint is not None else {}
     thresholds = list(notes.get("thresholds", []))
@@ -57,11 +68,11 @@ def self_train_on_frames(
             if checkpoint.done(round_):
                 continue
             checkpoint.begin(round_, model)
-        probs = predict_list(model, list(frames), p.batch_size)
+        probs = predict_list(model, list(frames), p.batch_size, p.flips)
         thresholds = [*thresholds[:round_], threshold_of(probs, p, annotated_fraction)]
         notes["thresholds"] = thresholds
         log.info("round %d: threshold %.3f", round_ + 1, thresholds[-1])
-        masks = np.stack(probs) >= thresholds[-1]
+        masks = round_labels(np.stack(probs), thresholds[-1], p.ignore_band)
         self_training_round(
             model, frames, masks, fit_p, seed + round_ + 1, live, dist, checkpoint, round_
         )

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from pipeline import artifacts
-from pipeline.artifacts import COLUMNS, model_name
+from pipeline.artifacts import COLUMNS, ROW_NAMES, model_name
 from pipeline.errors import DataError
 from pipeline.io import atomic_file
 from pipeline.params import Params
@@ -55,12 +55,8 @@ def table1_markdown(table: dict, params: Params) -> str:
         "| + all IoU |",
         "|---|---|---|---|---|---|---|",
     ]
-    names = {
-        "copy_paste": "Copy-Paste (labeler)",
-        "synthset": f"SynthSet ({g.arch})",
-        "pseudo": "reference: pseudo-labelled crops",
-        "real_only": "reference: real only",
-    }
+    names = {**ROW_NAMES, "synthset": f"SynthSet ({g.arch})"}
+    scale = params.prepare.sr_size / params.prepare.crop
     for row, columns in table.items():
         cells = [
             f"{columns[c][k]:.3f}" if c in columns else "—"
@@ -70,10 +66,15 @@ def table1_markdown(table: dict, params: Params) -> str:
         lines.append(f"| {names.get(row, row)} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Reference rows: the same U-Net as SynthSet's trained on the pseudo-labelled crops the "
-        "generator learned from (what the generator adds over its own training data), and trained "
-        "from scratch on the GWHD fine-tune set alone with the fine-tune budget (the bar that "
-        "synthetic pre-training must clear).",
+        f"Every U-Net row sees the test quadrants at {scale:g} of frame scale, like the "
+        "generated pairs. Copy-Paste: the same U-Net trained on as many copy-paste pairs as there "
+        "are generated ones. Reference rows: the U-Net trained on the pseudo-labelled crops the "
+        "generator learned from (what the generator adds over its own training data), on those "
+        "crops and the generated pairs together (what generated pairs add to them), and from "
+        "scratch on the GWHD fine-tune set alone with the fine-tune budget (the bar that "
+        "synthetic pre-training must clear). The teacher rows are the models that made the "
+        "generator's training labels, at frame scale: the labeler trained on copy-paste frames, "
+        "and the pseudo-labeler after its self-training rounds on the unlabelled frames.",
     ]
     lines += ["", "## Figures", ""]
     lines += [f"- [{title}]({path.name})" for title, path in FIGURES.items()]

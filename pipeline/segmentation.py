@@ -70,19 +70,28 @@ def to_input(images: np.ndarray) -> torch.Tensor:
     return (x - mean) / std
 
 
+IGNORE = 2  # a training mask value that neither loss term counts (an uncertain pseudo-label)
+
+
 def seg_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Dice + BCE on logits and 0/1 float targets."""
-    dice = smp.losses.DiceLoss(mode="binary", from_logits=True)(logits, target)
-    return dice + F.binary_cross_entropy_with_logits(logits, target)
+    """Dice + BCE on logits and 0/1 float targets; pixels whose target is IGNORE count in neither
+    term (BCE is then the mean over the other pixels)."""
+    dice = smp.losses.DiceLoss(mode="binary", from_logits=True, ignore_index=IGNORE)(logits, target)
+    valid = target != IGNORE
+    if bool(valid.all()):
+        return dice + F.binary_cross_entropy_with_logits(logits, target)
+    bce = F.binary_cross_entropy_with_logits(logits, target * valid, reduction="none")
+    return dice + (bce * valid).sum() / valid.sum().clamp(min=1)
 
 
 def random_crops(
     rng: np.random.Generator, images: np.ndarray, masks: np.ndarray, size: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One random size×size crop per pair, with random horizontal and vertical flips."""
+    """One random size×size crop per pair, with random horizontal and vertical flips (masks keep
+    their dtype: bool, or uint8 with IGNORE pixels)."""
     n, height, width = masks.shape
     out_img = np.empty((n, size, size, 3), np.uint8)
-    out_mask = np.empty((n, size, size), bool)
+    out_mask = np.empty((n, size, size), masks.dtype)
     for i in range(n):
         y, x = rng.integers(0, height - size + 1), rng.integers(0, width - size + 1)
         img, mask = images[i, y : y + size, x : x + size], masks[i, y : y + size, x : x + size]
@@ -112,9 +121,15 @@ def make_optimizer(model: torch.nn.Module, p: SegTrainParams) -> torch.optim.Opt
     return torch.optim.Adam(model.parameters(), lr=p.lr)
 
 
+FLIPS = ((), (3,), (2,), (2, 3))  # the image axes (N×C×H×W) flipped: none, h, v, both
+
+
 @torch.no_grad()
-def predict_probs(model: torch.nn.Module, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """Sigmoid probabilities (float32 N×H×W) for uint8 N×H×W×3 images of any size (padded)."""
+def predict_probs(
+    model: torch.nn.Module, images: np.ndarray, batch_size: int, flips: bool = False
+) -> np.ndarray:
+    """Sigmoid probabilities (float32 N×H×W) for uint8 N×H×W×3 images of any size (padded);
+    with `flips`, the mean of the probabilities of the image and its three flips."""
     model.eval()
     device = next(model.parameters()).device
     n, height, width = images.shape[:3]
@@ -124,17 +139,22 @@ def predict_probs(model: torch.nn.Module, images: np.ndarray, batch_size: int) -
     for start in range(0, n, batch_size):
         x = to_input(images[start : start + batch_size]).to(device)
         x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
-        with autocast(device):
-            logits = model(x)
-        probs = torch.sigmoid(logits.float())[:, 0, :height, :width]
-        out[start : start + batch_size] = probs.float().cpu().numpy()
+        probs = torch.zeros_like(x[:, 0])
+        for axes in FLIPS if flips else FLIPS[:1]:
+            with autocast(device):
+                logits = model(x.flip(axes) if axes else x)
+            logits = logits.float()[:, 0]
+            probs += torch.sigmoid(logits.flip([a - 1 for a in axes]) if axes else logits)
+        probs /= len(FLIPS) if flips else 1
+        out[start : start + batch_size] = probs[:, :height, :width].cpu().numpy()
     return out
 
 
 def predict_list(
-    model: torch.nn.Module, images: list[np.ndarray], batch_size: int
+    model: torch.nn.Module, images: list[np.ndarray], batch_size: int, flips: bool = False
 ) -> list[np.ndarray]:
-    """Probabilities for images that may differ in size: batched over runs of equal shape."""
+    """Probabilities for images that may differ in size: batched over runs of equal shape
+    (`flips`: averaged over the image's flips, as predict_probs)."""
     out: list[np.ndarray] = []
     start = 0
     while start < len(images):
@@ -145,7 +165,7 @@ def predict_list(
             and (images[end].shape == images[start].shape)
         ):
             end += 1
-        out.extend(predict_probs(model, np.stack(images[start:end]), batch_size))
+        out.extend(predict_probs(model, np.stack(images[start:end]), batch_size, flips))
         start = end
     return out
 
@@ -179,7 +199,8 @@ def fit(
     checkpoint: SegCheckpoint | None = None,
     phase: int = 0,
 ) -> None:
-    """Train on random crops of `train` (images uint8 N×H×W×3, masks bool N×H×W) with Dice + BCE.
+    """Train on random crops of `train` (images uint8 N×H×W×3, masks bool N×H×W, or uint8 0/1
+    with IGNORE where no loss counts) with Dice + BCE.
 
     Validation uses centre crops of `val`. Runs on CUDA when present (bf16 autocast). Logs
     train/val loss, val Dice and IoU per epoch to the dvclive `live` object (rank 0's; None on

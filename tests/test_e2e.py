@@ -111,6 +111,9 @@ def test_repro_writes_every_stage_output(reproduced):
 
     copy_paste = pd.read_csv(repo / "data/copy_paste/manifest.csv")
     assert len(copy_paste) == 12 and (copy_paste["mask_fraction"] > 0).all()
+    crops = pd.read_csv(repo / "data/copy_paste_crops/manifest.csv")  # generate.n at sr_size
+    assert len(crops) == 12 and crops["mask_fraction"].between(0, 1).all()
+    assert Image.open(repo / "data/copy_paste_crops" / crops["image"][0]).size == (32, 32)
 
     metrics = json.loads((repo / "dvclive/train_labeler/metrics.json").read_text())
     assert 0 <= metrics["val"]["dice"] <= 1
@@ -176,21 +179,25 @@ def test_repro_writes_every_stage_output(reproduced):
     for folder in evaluated.values():
         assert (repo / folder / "model.safetensors").is_file()
     table = json.loads((repo / "reports/table1.json").read_text())
-    assert set(table) == {"copy_paste", "synthset", "pseudo", "real_only"}
+    assert set(table) == set(ROWS)
     for row, cells in table.items():
         assert set(cells) == set(ROWS[row])
         for cell in cells.values():
             assert set(cell) == {"dice", "iou"}
             assert all(0 <= v <= 1 for v in cell.values())
     report = (repo / "reports/report.md").read_text()
-    assert "| Copy-Paste (labeler) |" in report and "SynthSet (concat)" in report
+    assert "| Copy-Paste |" in report and "SynthSet (concat)" in report
+    assert "| teacher: the pseudo-labeler |" in report
     assert "| reference: real only | — | — |" in report
     per_domain = json.loads(
         (repo / "dvclive/evaluate_synthset_gwhd/plots/custom/domains.json").read_text()
     )
     assert len(per_domain) == 18 and all(0 <= r["dice"] <= 1 for r in per_domain)
-    pseudo_run = json.loads((repo / "dvclive/train_seg_pseudo/metrics.json").read_text())
-    assert pseudo_run["train"]["loss"] > 0
+    for row in ("pseudo", "copy_paste", "pseudo_synthset"):
+        run = json.loads((repo / f"dvclive/train_seg_{row}/metrics.json").read_text())
+        assert run["train"]["loss"] > 0
+    union = yaml.safe_load((repo / "dvclive/train_seg_pseudo_synthset/params.yaml").read_text())
+    assert union["data"] == "data/prepared data/generated"
 
 
 def test_second_repro_does_nothing_and_status_is_clean(reproduced):

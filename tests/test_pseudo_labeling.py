@@ -8,8 +8,13 @@ import torch
 from dvclive import Live
 
 from pipeline.params import PseudoLabelParams, SegTrainParams
-from pipeline.pseudo_labeling import fraction_threshold, self_train_on_frames, threshold_of
-from pipeline.segmentation import SegModelConfig, build_unet
+from pipeline.pseudo_labeling import (
+    fraction_threshold,
+    round_labels,
+    self_train_on_frames,
+    threshold_of,
+)
+from pipeline.segmentation import IGNORE, SegModelConfig, build_unet
 
 TINY = SegModelConfig("resnet18", 3, [16, 8, 8], size=16)
 
@@ -30,6 +35,14 @@ def test_the_rule_picks_the_threshold():
     assert threshold_of(probs, PseudoLabelParams(threshold=0.3), 0.2) == 0.3
     rule = PseudoLabelParams(threshold=0.3, threshold_rule="annotated_fraction")
     assert threshold_of(probs, rule, 0.2) == pytest.approx(0.8, abs=0.01)
+
+
+def test_round_labels_ignore_the_pixels_near_the_threshold():
+    probs = np.array([[0.05, 0.35, 0.45, 0.55, 0.65, 0.95]])
+    np.testing.assert_array_equal(round_labels(probs, 0.5, 0.0), probs >= 0.5)
+    labels = round_labels(probs, 0.5, 0.1)
+    assert labels.dtype == np.uint8
+    np.testing.assert_array_equal(labels, [[0, 0, IGNORE, IGNORE, 1, 1]])
 
 
 @pytest.mark.parametrize("rounds", [0, 2])

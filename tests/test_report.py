@@ -26,14 +26,17 @@ def _write_metrics(root, values: dict[str, float]) -> None:
 
 
 def test_report_collects_every_row_and_column(tmp_path):
+    values = {"copy_paste": 0.25, "synthset": 0.5, "pseudo": 0.375, "real_only": 0.125}
     _write_metrics(
-        tmp_path, {"copy_paste": 0.25, "synthset": 0.5, "pseudo": 0.375, "real_only": 0.125}
+        tmp_path, {**values, "pseudo_synthset": 0.625, "labeler": 0.75, "teacher": 0.875}
     )
     table = read_rows(ROWS, tmp_path)
     assert table["synthset"]["all_finetune"] == {"dice": 0.52, "iou": 0.26}
     assert table["real_only"] == {"gwhd_finetune": {"dice": 0.125, "iou": 0.0625}}
     text = table1_markdown(table, Params())
-    assert "| Copy-Paste (labeler) | 0.250 | 0.125 | 0.260 | 0.130 | 0.270 | 0.135 |" in text
+    assert "| Copy-Paste | 0.250 | 0.125 | 0.260 | 0.130 | 0.270 | 0.135 |" in text
+    assert "| pseudo-labelled crops + SynthSet | 0.625 | 0.312 | — | — | — | — |" in text
+    assert "| teacher: the pseudo-labeler | 0.875 | 0.438 | — | — | — | — |" in text
     assert "| reference: real only | — | — | 0.125 | 0.062 | — | — |" in text
     assert "SynthSet (concat)" in text and "(generated_pairs.png)" in text
 

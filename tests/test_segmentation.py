@@ -10,6 +10,7 @@ import torch
 from pipeline.checkpoints import save_model
 from pipeline.params import SegTrainParams
 from pipeline.segmentation import (
+    IGNORE,
     IMAGENET_MEAN,
     IMAGENET_STD,
     SegModelConfig,
@@ -45,6 +46,16 @@ def test_the_loss_is_dice_plus_bce():
     assert seg_loss(zero, target).item() == pytest.approx(np.log(2) + 0.5, rel=1e-3)
 
 
+def test_ignored_pixels_count_in_neither_loss_term():
+    target = torch.tensor([[[[1.0, 0.0], [IGNORE, IGNORE]]]])
+    logits = torch.tensor([[[[2.0, -1.0], [5.0, -7.0]]]])
+    other = logits.clone()
+    other[0, 0, 1] = torch.tensor([-3.0, 4.0])  # only the ignored pixels differ
+    assert seg_loss(logits, target).item() == pytest.approx(seg_loss(other, target).item())
+    kept = seg_loss(logits[..., :1, :], target[..., :1, :])  # the two valid pixels alone
+    assert seg_loss(logits, target).item() == pytest.approx(kept.item(), rel=1e-6)
+
+
 def test_random_crops_keep_image_and_mask_aligned():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (6, 12, 10, 3), dtype=np.uint8)
@@ -54,6 +65,14 @@ def test_random_crops_keep_image_and_mask_aligned():
     np.testing.assert_array_equal(crop_masks, crop_images[..., 0] > 128)
     again = random_crops(np.random.default_rng(1), images, masks, 4)
     np.testing.assert_array_equal(again[0], crop_images)
+    _, crop_labels = random_crops(np.random.default_rng(1), images, labels_of(images), 4)
+    assert crop_labels.dtype == np.uint8
+    np.testing.assert_array_equal(crop_labels, labels_of(crop_images))
+
+
+def labels_of(images: np.ndarray) -> np.ndarray:
+    """0/1 masks with IGNORE pixels, read off the image's colours."""
+    return np.where(images[..., 1] > 200, IGNORE, images[..., 0] > 128).astype(np.uint8)
 
 
 def test_a_split_is_seeded_disjoint_and_complete():
@@ -88,6 +107,25 @@ def test_predictions_have_the_images_size_whatever_it_is():
     listed = predict_list(model, mixed, batch_size=4)
     assert [p.shape for p in listed] == [(13, 7), (8, 8), (13, 7)]
     np.testing.assert_allclose(listed[2], probs[2], atol=1e-6)
+
+
+def test_flip_averaged_predictions_are_the_mean_over_the_four_flips_mapped_back():
+    torch.manual_seed(0)
+    model = build_unet(CONFIG)
+    image = np.random.default_rng(1).integers(0, 256, (1, 16, 12, 3), dtype=np.uint8)
+    plain = predict_probs(model, image, 1)[0]
+    views = [
+        predict_probs(model, np.ascontiguousarray(image[:, ::dy, ::dx]), 1)[0][::dy, ::dx]
+        for dy in (1, -1)
+        for dx in (1, -1)
+    ]
+    averaged = predict_probs(model, image, 1, flips=True)[0]
+    np.testing.assert_allclose(averaged, np.mean(views, axis=0), atol=1e-6)
+    assert np.abs(averaged - plain).max() > 1e-3  # a random net is not flip-invariant
+    flipped = predict_probs(model, np.ascontiguousarray(image[:, :, ::-1]), 1, flips=True)[0]
+    np.testing.assert_allclose(flipped[:, ::-1], averaged, atol=1e-5)  # but its average is
+    listed = predict_list(model, [image[0]], 1, flips=True)[0]
+    np.testing.assert_allclose(listed, averaged, atol=1e-6)
 
 
 def test_a_saved_model_loads_with_its_config_and_weights(tmp_path):

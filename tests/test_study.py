@@ -64,7 +64,7 @@ def test_reduced_grids_are_smaller_and_table1_keeps_the_reference_rows():
     for study in STUDIES.values():
         assert len(study.reduced) < len(study.full)
     references = [row for row, _ in STUDIES["table1"].references]
-    assert references == ["copy_paste", "pseudo", "real_only"]
+    assert references == ["copy_paste", "pseudo", "pseudo_synthset", "real_only", "teacher"]
 
 
 def _result(name: str, seed: int, shift: float, arch: str = "concat") -> Result:
@@ -76,6 +76,8 @@ def _result(name: str, seed: int, shift: float, arch: str = "concat") -> Result:
         for row in ("copy_paste", "synthset", "pseudo")
     }
     table["real_only"] = {"gwhd_finetune": {"dice": 0.6 + 0.02 * seed, "iou": 0.4}}
+    for row in ("pseudo_synthset", "labeler", "teacher"):
+        table[row] = {"synthetic": {"dice": 0.55 + shift, "iou": 0.35}}
     coherence = {"labeler": {"dice": 0.7}, "mask_fraction": {"generated_mean": 0.1}}
     params = {"seed": seed, "gen": {"arch": arch, "discriminator": shift > 0}}
     return Result(name, f"rev{name}", params, {TABLE1: table, COHERENCE: coherence})
@@ -97,16 +99,18 @@ def test_collate_gives_mean_spread_and_paired_differences():
     assert labels == [
         "Concat",
         "Concat + discriminator",
-        "Copy-Paste (labeler)",
+        "Copy-Paste",
         "reference: pseudo-labelled crops",
+        "pseudo-labelled crops + SynthSet",
         "reference: real only",
+        "teacher: the pseudo-labeler",
     ]
     concat = numbers["rows"][0]["cells"]["synthetic Dice"]
     assert concat["mean"] == pytest.approx(0.505) and concat["values"] == [0.5, 0.51]
     assert concat["std"] == pytest.approx(0.01 / 2**0.5)
     paired = numbers["rows"][1]["delta_to_first"]["synthetic Dice"]
     assert paired["mean"] == pytest.approx(0.1) and paired["std"] == pytest.approx(0, abs=1e-12)
-    real_only = numbers["rows"][-1]["cells"]
+    real_only = numbers["rows"][-2]["cells"]
     assert set(real_only) == {"+ GWHD Dice", "+ GWHD IoU"}
 
 

@@ -1,8 +1,15 @@
-"""Stage copy_paste: Najafian et al. synthesis of image/mask pairs from a few annotated frames."""
+"""Stage copy_paste: Najafian et al. synthesis of image/mask pairs from a few annotated frames.
+
+Writes data/copy_paste, the labeler's training frames (`copy_paste.images` at `copy_paste.size`),
+and data/copy_paste_crops, the Copy-Paste row's pairs: `generate.n` crops of `prepare.crop` frame
+pixels from further synthesized frames, resized to `prepare.sr_size` like the generated pairs, so
+that row's U-Net trains on as many pairs, at the same scale, as the SynthSet row's.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +19,7 @@ from pipeline import artifacts
 from pipeline.copy_paste import collect_heads, derive_background, make_fakes, synthesize
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
-from pipeline.geometry import resize_short_side
+from pipeline.geometry import resize_image, resize_mask, resize_short_side
 from pipeline.io import PairWriter, atomic_dir, read_rgb
 from pipeline.layout import RawLayout, read_scaled_pair
 from pipeline.params import load_params
@@ -21,6 +28,8 @@ from pipeline.video import decode_frames
 
 log = logging.getLogger(__name__)
 
+Synth = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray, int]]
+
 
 def load_backgrounds(layout: RawLayout, size: int, every: int) -> list[np.ndarray]:
     """Head-free frames from backgrounds/ videos (every k-th frame) and photos, scaled."""
@@ -28,6 +37,28 @@ def load_backgrounds(layout: RawLayout, size: int, every: int) -> list[np.ndarra
     for video in layout.background_videos():
         backgrounds.extend(decode_frames(video, size, every=every)[0])
     return backgrounds
+
+
+def write_crops(synth: Synth, n: int, size: int, crop: int, out_size: int, seed: int) -> None:
+    """data/copy_paste_crops: `n` pairs, the crop×crop tiles of further synthesized size² frames
+    (stream "crops"), resized to out_size² (bilinear image, nearest mask) like prepare's crops."""
+    per_row = size // crop
+    tiles = [(r * crop, c * crop) for r in range(per_row) for c in range(per_row)]
+    with atomic_dir(artifacts.COPY_PASTE_CROPS) as out:
+        writer = PairWriter(out)
+        for i in tqdm(range(-(-n // len(tiles))), desc="copy-paste crops"):
+            image, mask, b = synth(stage_rng(seed, "copy_paste", "crops", i))
+            for k, (y, x) in enumerate(tiles[: n - i * len(tiles)]):
+                writer.add(
+                    f"cpc_{i * len(tiles) + k:05d}",
+                    resize_image(image[y : y + crop, x : x + crop], (out_size, out_size)),
+                    resize_mask(mask[y : y + crop, x : x + crop], (out_size, out_size)),
+                    source="copy_paste",
+                    frame=i,
+                    background=b,
+                    seed=seed,
+                )
+        writer.close()
 
 
 def main() -> None:
@@ -45,17 +76,21 @@ def main() -> None:
     log.info(
         "%d real heads, %d distractors, %d backgrounds", len(heads), len(fakes), len(backgrounds)
     )
+
+    def synth(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+        b = int(rng.integers(len(backgrounds)))
+        return *synthesize(rng, backgrounds[b], heads, fakes, p), b
+
     shown = []
     with atomic_dir(artifacts.COPY_PASTE) as out:
         writer = PairWriter(out)
         for i in tqdm(range(p.images), desc="copy-paste"):
-            rng = stage_rng(seed, "copy_paste", i)
-            b = int(rng.integers(len(backgrounds)))
-            image, mask = synthesize(rng, backgrounds[b], heads, fakes, p)
+            image, mask, b = synth(stage_rng(seed, "copy_paste", i))
             writer.add(f"cp_{i:05d}", image, mask, source="copy_paste", background=b, seed=seed)
             if len(shown) < 8:
                 shown.append((image, mask))
         writer.close()
+    write_crops(synth, params.generate.n, p.size, params.prepare.crop, params.prepare.sr_size, seed)
     pair_grid(
         artifacts.COPY_PASTE_GRID,
         [s[0] for s in shown],

@@ -65,11 +65,11 @@ def main() -> None:
             model, frames, p, fit_p, annotated_fraction, seed, live, dist, checkpoint
         )
         images = [read_rgb(artifacts.FRAMES / path) for path in manifest["image"]]
-        probs = predict_list(model, images, p.batch_size)
+        probs = predict_list(model, images, p.batch_size, p.flips)
         threshold = threshold_of(probs, p, annotated_fraction)
         gwhd_images, gwhd_masks = gwhd_finetune_set(layout, frame_size, config.scale)
         counts = PixelCounts()
-        gwhd_probs = np.stack(predict_list(model, list(gwhd_images), p.batch_size))
+        gwhd_probs = np.stack(predict_list(model, list(gwhd_images), p.batch_size, p.flips))
         counts.add(torch.from_numpy(gwhd_probs), torch.from_numpy(gwhd_masks), threshold)
         fractions = [mask_fraction(prob >= threshold) for prob in probs]
         for key, value in {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipeline import artifacts
-from pipeline.artifacts import COLUMNS
+from pipeline.artifacts import COLUMNS, ROW_NAMES
 
 TABLE1 = artifacts.TABLE1.as_posix()
 COHERENCE = artifacts.COHERENCE_METRICS.as_posix()
@@ -145,10 +145,9 @@ STUDIES = {
             full=(CONCAT, CONCAT_D, SHARED, TWO, TWO_D),
             reduced=(CONCAT,),
             columns=_table1_columns(),
-            references=(
-                ("copy_paste", "Copy-Paste (labeler)"),
-                ("pseudo", "reference: pseudo-labelled crops"),
-                ("real_only", "reference: real only"),
+            references=tuple(
+                (row, ROW_NAMES[row])
+                for row in ("copy_paste", "pseudo", "pseudo_synthset", "real_only", "teacher")
             ),
         ),
         Study(
