@@ -14,6 +14,7 @@ COPY_PASTE_CROPS = Path("data/copy_paste_crops")  # copy_paste: the Copy-Paste r
 PSEUDO = Path("data/pseudo")  # pseudo_label: the pseudo-labelled frames
 PREPARED = Path("data/prepared")  # prepare: crops packed per split and size
 GENERATED = Path("data/generated")  # generate: the synthetic pairs
+AGREED = Path("data/agreed")  # agree: the generated pairs the teacher agrees with
 
 # models/: saved weights (config.json + model.safetensors)
 LABELER = Path("models/labeler")

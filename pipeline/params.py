@@ -282,6 +282,20 @@ class GenerateParams:
 
 
 @dataclass(frozen=True)
+class AgreeParams:
+    """Which generated pairs the downstream U-Net trains on: those whose teacher Dice reaches the
+    `quantile` quantile of the training crops' (0 keeps every pair)."""
+
+    quantile: float = 0.0
+    batch_size: int = 16
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "batch_size")
+        if not 0 <= self.quantile < 1:
+            raise ParamsError(f"{section}.quantile must be in [0, 1)")
+
+
+@dataclass(frozen=True)
 class FinetuneParams:
     """Fine-tuning a segmentation model: on the GWHD fine-tune set, and Najafian's self-training
     rounds on pseudo-labelled frames (steps 2-4) before it."""
@@ -355,6 +369,7 @@ class Params:
     select_gen: SelectGenParams = field(default_factory=SelectGenParams)
     sr: SRParams = field(default_factory=SRParams)
     generate: GenerateParams = field(default_factory=GenerateParams)
+    agree: AgreeParams = field(default_factory=AgreeParams)
     train_seg: SegTrainParams = field(default_factory=SegTrainParams)
     finetune: FinetuneParams = field(default_factory=FinetuneParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)

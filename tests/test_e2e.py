@@ -197,7 +197,12 @@ def test_repro_writes_every_stage_output(reproduced):
         run = json.loads((repo / f"dvclive/train_seg_{row}/metrics.json").read_text())
         assert run["train"]["loss"] > 0
     union = yaml.safe_load((repo / "dvclive/train_seg_pseudo_synthset/params.yaml").read_text())
-    assert union["data"] == "data/prepared data/generated"
+    assert union["data"] == "data/prepared data/agreed"
+    agreed = pd.read_csv(repo / "data/agreed/manifest.csv")  # agree.quantile 0 keeps every pair
+    assert agreed["id"].tolist() == generated["id"].tolist()
+    assert agreed["teacher_dice"].between(0, 1).all()
+    agreement = json.loads((repo / "dvclive/agree/metrics.json").read_text())
+    assert agreement["kept"] == 1 and 0 <= agreement["teacher_dice"]["training"] <= 1
 
 
 def test_second_repro_does_nothing_and_status_is_clean(reproduced):
@@ -240,10 +245,21 @@ def test_selection_and_sr_sampler_reach_no_trainer_before_generation(reproduced)
     assert _would_rerun(reproduced, seed=1) >= {"demo_field", "train_labeler", "report"}
 
 
+def test_the_agreement_rule_reaches_only_what_trains_on_the_kept_pairs(reproduced):
+    rerun = _would_rerun(reproduced, agree__quantile=0.2)
+    assert rerun == GENERATED_ONWARDS - {"generate", "coherence"}
+
+
+AGREED_ONWARDS = {  # what trains on the kept generated pairs
+    "agree",
+    "train_seg@synthset",
+    "train_seg_pseudo_synthset",
+    "evaluate@pseudo_synthset",
+}
 GENERATED_ONWARDS = {
     "generate",
     "coherence",
-    "train_seg@synthset",
+    *AGREED_ONWARDS,
     "finetune_gwhd@synthset",
     "finetune_all@synthset",
     "evaluate@synthset",
@@ -387,7 +403,7 @@ LONG_STAGES = {
         "resuming generation: 8 of 12 pairs",
     ),
     "train_seg@synthset": (
-        ["pipeline.stages.train_seg", "synthset", "data/generated"],
+        ["pipeline.stages.train_seg", "synthset", "data/agreed"],
         [("SIGTERM", "output"), ("SIGINT", "output")],
         "resuming from checkpoints/train_seg_synthset",
     ),

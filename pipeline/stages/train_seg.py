@@ -3,7 +3,8 @@
     python -m pipeline.stages.train_seg <row> <data> [<data> ...]
 
 The downstream U-Net trained on sets of pairs at the generated pairs' scale (Table 1, col. 1):
-`synthset` on the generated pairs (data/generated), `copy_paste` on as many copy-paste pairs
+`synthset` on the generated pairs the teacher agrees with (data/agreed, every generated pair
+unless agree.quantile > 0), `copy_paste` on as many copy-paste pairs
 (data/copy_paste_crops), the reference row `pseudo` on the pseudo-labelled crops the generator
 learned from (the training split of data/prepared at prepare.sr_size), and `pseudo_synthset` on
 those crops and the generated pairs together. Writes models/seg/<row>/ and dvclive/train_seg_<row>/;
