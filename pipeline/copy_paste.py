@@ -200,6 +200,23 @@ def augment_image(
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+def colour_statistics(images: list[np.ndarray]) -> np.ndarray:
+    """Per-image RGB means and standard deviations: float (N, 2, 3)."""
+    return np.stack(
+        [np.stack([im.reshape(-1, 3).mean(0), im.reshape(-1, 3).std(0)]) for im in images]
+    )
+
+
+def transfer_colours(image: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The image with each RGB channel shifted and scaled to the target's mean and standard
+    deviation (`target`: (2, 3), as colour_statistics gives), so a pair drawn from a few
+    annotated frames takes the colours of a field frame; uint8 in and out."""
+    pixels = image.astype(np.float64)
+    mean, std = pixels.reshape(-1, 3).mean(0), pixels.reshape(-1, 3).std(0)
+    out = (pixels - mean) / np.maximum(std, 1.0) * target[1] + target[0]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 def _background_view(rng: np.random.Generator, background: np.ndarray, size: int) -> np.ndarray:
     """A random square crop (75-100 % of the short side), resized to size², randomly flipped."""
     height, width = background.shape[:2]

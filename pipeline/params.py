@@ -66,7 +66,8 @@ class ExtractFramesParams:
 
 @dataclass(frozen=True)
 class CopyPasteParams:
-    """Najafian et al. copy-paste synthesis."""
+    """Najafian et al. copy-paste synthesis; a `colour_transfer` share of the pairs then takes the
+    RGB means and spreads of a random extracted frame (the field's own colours)."""
 
     images: int = 160
     size: int = 256
@@ -82,9 +83,12 @@ class CopyPasteParams:
     color_jitter: float = 0.15
     blur_max: float = 1.0
     noise_std: float = 4.0
+    colour_transfer: float = 0.0
 
     def check(self, section: str) -> None:
         s = section
+        if not 0 <= self.colour_transfer <= 1:
+            raise ParamsError(f"{s}.colour_transfer must be in [0, 1]")
         _positive(self, s, "images", "size", "min_head_area", "scale_min", "scale_max")
         _non_negative(self, s, "real_min", "fake_min", "rotation", "elastic", "color_jitter")
         _non_negative(self, s, "blur_max", "noise_std")

@@ -13,10 +13,12 @@ from pipeline.copy_paste import (
     augment_image,
     augment_object,
     collect_heads,
+    colour_statistics,
     derive_background,
     extract_heads,
     make_fakes,
     synthesize,
+    transfer_colours,
 )
 from pipeline.errors import DataError
 from pipeline.params import CopyPasteParams
@@ -271,3 +273,18 @@ def test_synthesis_is_deterministic_given_the_seed():
     other = synthesize(np.random.default_rng(11), image, heads, fakes, params)
     assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
     assert not np.array_equal(first[0], other[0])
+
+
+def test_colour_transfer_gives_the_field_frames_colour_statistics():
+    rng = np.random.default_rng(0)
+    field = rng.normal((60, 110, 40), (12, 20, 8), (32, 32, 3)).clip(0, 255).astype(np.uint8)
+    pair = rng.normal((170, 150, 90), (30, 25, 20), (24, 24, 3)).clip(0, 255).astype(np.uint8)
+    target = colour_statistics([field])[0]
+    moved = transfer_colours(pair, target)
+    assert moved.dtype == np.uint8 and moved.shape == pair.shape
+    np.testing.assert_allclose(colour_statistics([moved])[0], target, atol=1.0)
+    flat = np.full((4, 4, 3), 77, np.uint8)  # no spread: only shifted
+    np.testing.assert_array_equal(
+        transfer_colours(flat, target),
+        np.rint(target[0]).astype(np.uint8)[None, None].repeat(4, 0).repeat(4, 1),
+    )

@@ -16,11 +16,18 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline import artifacts
-from pipeline.copy_paste import collect_heads, derive_background, make_fakes, synthesize
+from pipeline.copy_paste import (
+    collect_heads,
+    colour_statistics,
+    derive_background,
+    make_fakes,
+    synthesize,
+    transfer_colours,
+)
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
 from pipeline.geometry import resize_image, resize_mask, resize_short_side
-from pipeline.io import PairWriter, atomic_dir, read_rgb
+from pipeline.io import PairWriter, atomic_dir, read_manifest, read_rgb
 from pipeline.layout import RawLayout, read_scaled_pair
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
@@ -29,6 +36,11 @@ from pipeline.video import decode_frames
 log = logging.getLogger(__name__)
 
 Synth = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray, int]]
+
+
+def frame_images(frames: Path) -> list[np.ndarray]:
+    """The extracted frames (data/frames), as they are."""
+    return [read_rgb(frames / path) for path in read_manifest(frames)["image"]]
 
 
 def load_backgrounds(layout: RawLayout, size: int, every: int) -> list[np.ndarray]:
@@ -77,9 +89,14 @@ def main() -> None:
         "%d real heads, %d distractors, %d backgrounds", len(heads), len(fakes), len(backgrounds)
     )
 
+    field_colours = colour_statistics(frame_images(artifacts.FRAMES)) if p.colour_transfer else None
+
     def synth(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
         b = int(rng.integers(len(backgrounds)))
-        return *synthesize(rng, backgrounds[b], heads, fakes, p), b
+        image, mask = synthesize(rng, backgrounds[b], heads, fakes, p)
+        if field_colours is not None and rng.random() < p.colour_transfer:
+            image = transfer_colours(image, field_colours[rng.integers(len(field_colours))])
+        return image, mask, b
 
     shown = []
     with atomic_dir(artifacts.COPY_PASTE) as out:
