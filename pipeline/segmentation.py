@@ -206,7 +206,8 @@ def fit(
     train/val loss, val Dice and IoU per epoch to the dvclive `live` object (rank 0's; None on
     the other ranks). Under torchrun (`dist` of several processes) every rank draws the same
     global batch and crops and trains on its share through DistributedDataParallel (BatchNorm
-    synchronised on CUDA); the last incomplete batch of an epoch is then dropped.
+    synchronised on CUDA); the last incomplete batch of an epoch is then dropped, and so is a last
+    batch of a single pair in one process.
 
     With a `checkpoint`, this fit is phase `phase` of the stage: it is skipped when the
     checkpoint is past it, goes on after the checkpoint's epoch when it is in it, and saves its
@@ -237,6 +238,8 @@ def fit(
     steps = (
         math.ceil(len(images) / p.batch_size) if dist.world == 1 else len(images) // p.batch_size
     )
+    if steps > 1 and len(images) % p.batch_size == 1:
+        steps -= 1  # a last batch of one pair cannot train BatchNorm: drop it (another each epoch)
     for epoch in range(start, p.epochs):
         model.train()
         order = rng.permutation(len(images))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from dvclive import Live
 
 from pipeline.checkpoints import save_model
 from pipeline.params import SegTrainParams
@@ -15,6 +16,7 @@ from pipeline.segmentation import (
     IMAGENET_STD,
     SegModelConfig,
     build_unet,
+    fit,
     load_unet,
     make_optimizer,
     predict_list,
@@ -138,3 +140,17 @@ def test_a_saved_model_loads_with_its_config_and_weights(tmp_path):
     assert config == CONFIG and not loaded.training
     for key, value in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_a_last_batch_of_one_pair_is_dropped_not_fed_to_batchnorm(tmp_path):
+    torch.manual_seed(0)
+    model = build_unet(SegModelConfig("mobilenet_v2", 4, [16, 8, 8, 8], size=16))  # 1×1 bottleneck
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (9, 16, 16, 3), dtype=np.uint8)
+    masks = images[..., 0] > 128
+    p = SegTrainParams(size=16, epochs=1, batch_size=8, lr=1e-3, val_fraction=0.0)
+    batches = []
+    model.register_forward_pre_hook(lambda module, args: batches.append(len(args[0])))
+    with Live(str(tmp_path / "live"), dvcyaml=False, save_dvc_exp=False) as live:
+        fit(model, (images, masks), None, p, seed=0, live=live)  # a batch of 1 would raise here
+    assert batches == [8]
