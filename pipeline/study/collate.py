@@ -199,8 +199,8 @@ def markdown(numbers: dict, command: str, timing: str, figures: list[str], note:
             lines.append(f"| {row['label']} (paper) | " + " | ".join(cells) + " |")
     else:
         lines.append(
-            "None transcribed for this study: `pipeline/study/paper.yaml` holds the paper's"
-            " numbers, each with its table or figure, and has none for it yet."
+            f"The paper prints no numbers for this study ({numbers['paper_reference']} are"
+            " figures only), so none stand beside ours."
         )
     lines += ["", "## Figures", ""] + [f"![{name}]({name})" for name in figures] + [""]
     return "\n".join(lines)
