@@ -1,4 +1,4 @@
-"""`synthset-arrange`: turn a folder of image/mask pairs into the raw layout of DESIGN §3.
+"""`synthset-arrange`: turn a folder of image/mask pairs into the raw input layout.
 
 The pairs are shuffled (seeded) and dealt out: a few become the hand-annotated seed of copy-paste,
 some the GWHD-style fine-tune set, some the test set, and the rest unlabelled field footage: an

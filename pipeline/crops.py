@@ -1,4 +1,4 @@
-"""Training crops: split by source segment, seeded crop positions, packing (DESIGN §3)."""
+"""Training crops: split by source segment, seeded crop positions, packing."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def pair_figure(
     titles: list[str] | None = None,
     suptitle: str = "",
 ) -> Figure:
-    """Three rows per column: image, mask, overlay (DESIGN Fig. 4 style)."""
+    """Three rows per column: image, mask, overlay."""
     n = len(images)
     fig = Figure(figsize=(1.9 * n, 5.9), dpi=DPI)
     axes = fig.subplots(3, n, squeeze=False)
@@ -55,7 +55,7 @@ def rows_figure(
     titles: list[str] | None = None,
     suptitle: str = "",
 ) -> Figure:
-    """One labelled row per entry of `rows` (label, images or masks), columns aligned (DESIGN
+    """One labelled row per entry of `rows` (label, images or masks), columns aligned (paper
     Fig. 5 style: upsampled low-resolution pair beside the super-resolved one)."""
     n = len(rows[0][1])
     fig = Figure(figsize=(1.9 * n, 1.95 * len(rows)), dpi=DPI)

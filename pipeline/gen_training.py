@@ -1,4 +1,4 @@
-"""Training of the paired diffusion generator (DESIGN §4): the loop behind stage train_gen, with
+"""Training of the paired diffusion generator: the loop behind stage train_gen, with
 the optional time-conditioned discriminator, the t_max curriculum and min-JSD weight selection."""
 
 from __future__ import annotations

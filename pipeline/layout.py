@@ -1,4 +1,4 @@
-"""The raw input layout of DESIGN §3, read from `data.root` (the demo world or a user's folder)."""
+"""The raw input layout, read from `data.root` (the demo world or a user's folder)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ Sampler = Literal["ddpm", "ddim", "dpmsolver++", "unipc"]  # pipeline.diffusion.
 
 @dataclass(frozen=True)
 class DataParams:
-    """Where the raw layout of DESIGN §3 lives (the demo world, or the user's own folder)."""
+    """Where the raw input layout lives (the demo world, or the user's own folder)."""
 
     root: str = artifacts.DEMO.as_posix()
 

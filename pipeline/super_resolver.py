@@ -1,4 +1,4 @@
-"""The super-resolver's front door (DESIGN §4, paper Fig. 3): its network config from the sr
+"""The super-resolver's front door (paper Fig. 3): its network config from the sr
 params, loading the weights train_sr saved, the condition it is given, and super-resolution of
 low-resolution pairs. Its training is in sr_training.
 

@@ -1,4 +1,4 @@
-"""Reading the raw layout of DESIGN §3: its folders, and the test domains of domains.csv."""
+"""Reading the raw input layout: its folders, and the test domains of domains.csv."""
 
 from __future__ import annotations
 

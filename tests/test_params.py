@@ -105,7 +105,7 @@ def test_the_curriculum_follows_the_discriminator_unless_set(
     assert gen.uses_curriculum is expected
 
 
-PAPER = {  # values the paper (DESIGN §4) or its public code states
+PAPER = {  # values the paper or its public code states
     "gen.arch": "two_encoder",
     "gen.widths": [32, 64, 128, 256],
     "gen.layers_per_level": 2,

@@ -1,5 +1,5 @@
 """Building blocks of the diffusion U-Nets: time embedding, residual and attention blocks,
-resampling, and the skip blocks that join a backbone feature with its skip features (DESIGN §4):
+resampling, and the skip blocks that join a backbone feature with its skip features:
 `scaleu` (learned backbone and low-frequency skip scales, plain concatenation at start), `zeroconv`
 (each skip enters only through a zero-initialised 1×1 conv, so it adds nothing at start) and
 `concat` (plain concatenation).

@@ -1,5 +1,5 @@
 """The paired generator: diffusion U-Nets that denoise a wheat-field image and its wheat-head mask
-together (paper Fig. 2, DESIGN §4).
+together (paper Fig. 2).
 
 Every architecture takes the noisy pair as one (B, 4, H, W) tensor (RGB in channels 0-2, mask in 3)
 and a (B,) integer timestep, and returns its raw output in the same layout (ε or v, as its config's

@@ -1,5 +1,5 @@
 """The super-resolver: a diffusion U-Net that denoises the high-resolution image and mask from
-noise, conditioned on the low-resolution pair (paper Fig. 3, DESIGN §4).
+noise, conditioned on the low-resolution pair (paper Fig. 3).
 
 The noisy pair `x` and the condition `cond` (the low-resolution pair brought to the size of `x` by
 `upsample_condition`) are (B, 4, H, W) tensors with RGB in channels 0-2 and the mask in 3. The

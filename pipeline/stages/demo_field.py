@@ -1,4 +1,4 @@
-"""Stage demo_field: write the procedural wheat-field world in the raw layout of DESIGN §3."""
+"""Stage demo_field: write the procedural wheat-field world in the raw input layout."""
 
 from __future__ import annotations
 
