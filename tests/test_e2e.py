@@ -199,6 +199,7 @@ def test_repro_writes_every_stage_output(reproduced):
     agreed = pd.read_csv(repo / "data/agreed/manifest.csv")  # agree.quantile 0 keeps every pair
     assert agreed["id"].tolist() == generated["id"].tolist()
     assert agreed["teacher_dice"].between(0, 1).all()
+    assert "lowres_image" not in agreed  # only what the folder holds
     agreement = json.loads((repo / "dvclive/agree/metrics.json").read_text())
     assert agreement["kept"] == 1 and 0 <= agreement["teacher_dice"]["training"] <= 1
 

@@ -3,7 +3,8 @@
 Scores each generated pair (data/generated) by the Dice of the teacher (models/pseudo_labeler)
 against its mask, at the teacher's scale, and the training crops (data/prepared) the same way;
 keeps the pairs whose Dice reaches the `agree.quantile` quantile of the crops' (0 keeps all).
-Writes data/agreed (the kept pairs, with a `teacher_dice` manifest column) and dvclive/agree.
+Writes data/agreed (the kept pairs without their low-resolution versions, with a `teacher_dice`
+manifest column) and dvclive/agree.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def main() -> None:
             f"no generated pair reaches the teacher Dice {threshold:.3f} of agree.quantile "
             f"{p.quantile}: lower it"
         )
-    kept = manifest.assign(teacher_dice=np.round(generated, 6))[keep]
+    lowres = [c for c in ("lowres_image", "lowres_mask") if c in manifest]  # not carried over
+    kept = manifest.drop(columns=lowres).assign(teacher_dice=np.round(generated, 6))[keep]
     with atomic_dir(artifacts.AGREED) as out:
         for folder in ("images", "masks"):
             (out / folder).mkdir()
