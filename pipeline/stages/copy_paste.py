@@ -24,9 +24,10 @@ from pipeline.copy_paste import (
     synthesize,
     transfer_colours,
 )
+from pipeline.crops import pack_crops
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
-from pipeline.geometry import resize_image, resize_mask, resize_short_side
+from pipeline.geometry import resize_short_side
 from pipeline.io import PairWriter, atomic_dir, read_manifest, read_rgb
 from pipeline.layout import RawLayout, read_scaled_pair
 from pipeline.params import load_params
@@ -53,18 +54,19 @@ def load_backgrounds(layout: RawLayout, size: int, every: int) -> list[np.ndarra
 
 def write_crops(synth: Synth, n: int, size: int, crop: int, out_size: int, seed: int) -> None:
     """data/copy_paste_crops: `n` pairs, the crop×crop tiles of further synthesized size² frames
-    (stream "crops"), resized to out_size² (bilinear image, nearest mask) like prepare's crops."""
+    (stream "crops"), resized to out_size² as prepare packs its crops."""
     per_row = size // crop
-    tiles = [(r * crop, c * crop) for r in range(per_row) for c in range(per_row)]
+    tiles = np.array([(r * crop, c * crop) for r in range(per_row) for c in range(per_row)])
     with atomic_dir(artifacts.COPY_PASTE_CROPS) as out:
         writer = PairWriter(out)
         for i in tqdm(range(-(-n // len(tiles))), desc="copy-paste crops"):
             image, mask, b = synth(stage_rng(seed, "copy_paste", "crops", i))
-            for k, (y, x) in enumerate(tiles[: n - i * len(tiles)]):
+            packed = pack_crops(image, mask, tiles[: n - i * len(tiles)], crop, out_size)
+            for k, pair in enumerate(packed):
                 writer.add(
                     f"cpc_{i * len(tiles) + k:05d}",
-                    resize_image(image[y : y + crop, x : x + crop], (out_size, out_size)),
-                    resize_mask(mask[y : y + crop, x : x + crop], (out_size, out_size)),
+                    pair[..., :3],
+                    pair[..., 3] > 0,
                     source="copy_paste",
                     frame=i,
                     background=b,
