@@ -9,6 +9,10 @@ params.yaml with `seed` and each `--set section.key=value` applied, it runs the 
 train_labeler and pseudo_label as `dvc repro` would, then scores the labeler and the pseudo-labeler
 (the teacher) on the GWHD test quadrants at their own scale, as Table 1's teacher rows are.
 
+With `--labelers A B ...` (one repository per seed, in the order of `--seeds`) each seed starts
+from that repository's trained models/labeler instead of running copy_paste and train_labeler:
+only the self-training and the scoring run (the labelers must come from the same params).
+
 Prints one markdown row: the settings, then Dice of the labeler and the teacher and the teacher's
 Dice on the GWHD fine-tune set, mean ± std over the seeds, and the seconds per seed.
 """
@@ -50,9 +54,9 @@ def with_settings(params: dict, seed: int, settings: list[str]) -> dict:
     return out
 
 
-def run_seed(root: Path, params: dict, log: Path) -> dict[str, float]:
-    """The teacher's half of the DAG in a scratch copy; Dice of labeler, teacher, teacher on the
-    GWHD fine-tune set, and the seconds it took."""
+def run_seed(root: Path, params: dict, log: Path, labeler: Path | None) -> dict[str, float]:
+    """The teacher's half of the DAG in a scratch copy (from `labeler`'s models/labeler when one
+    is given); Dice of labeler, teacher, teacher on the GWHD fine-tune set, and the seconds."""
     with tempfile.TemporaryDirectory(prefix="teacher-") as scratch:
         work = Path(scratch)
         shutil.copytree(root / "pipeline", work / "pipeline")
@@ -63,9 +67,13 @@ def run_seed(root: Path, params: dict, log: Path) -> dict[str, float]:
         link.symlink_to((root / data_root).resolve())
         (work / "data/frames").symlink_to((root / "data/frames").resolve())
         (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        stages = STAGES
+        if labeler is not None:
+            shutil.copytree(labeler / "models/labeler", work / "models/labeler")
+            stages = STAGES[2:]
         start = time.perf_counter()
         with log.open("a") as out:
-            for stage in STAGES:
+            for stage in stages:
                 command = [sys.executable, "-m", f"pipeline.stages.{stage[0]}", *stage[1:]]
                 if subprocess.run(command, cwd=work, stdout=out, stderr=out).returncode:
                     sys.exit(f"{' '.join(stage)} failed with seed {params['seed']}: see {log}")
@@ -87,12 +95,26 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--set", dest="settings", nargs="*", default=[], metavar="KEY=VALUE")
     parser.add_argument("--log", type=Path, default=Path("teacher.log"), help="the stages' output")
+    parser.add_argument(
+        "--labelers",
+        type=Path,
+        nargs="*",
+        default=None,
+        metavar="REPO",
+        help="repositories whose trained models/labeler each seed starts from",
+    )
     args = parser.parse_args()
+    if args.labelers is not None and len(args.labelers) != len(args.seeds):
+        sys.exit(f"{len(args.labelers)} --labelers for {len(args.seeds)} --seeds")
+    labelers = args.labelers or [None] * len(args.seeds)
     root = Path.cwd()
     if not (root / "data/frames/manifest.csv").is_file():
         sys.exit("no data/frames here: run `dvc repro extract_frames` first")
     base = yaml.safe_load((root / "params.yaml").read_text())
-    runs = [run_seed(root, with_settings(base, s, args.settings), args.log) for s in args.seeds]
+    runs = [
+        run_seed(root, with_settings(base, seed, args.settings), args.log, labeler)
+        for seed, labeler in zip(args.seeds, labelers, strict=True)
+    ]
 
     def cell(key: str) -> str:
         values = [run[key] for run in runs]
