@@ -129,9 +129,9 @@ class SegTrainParams:
 class PseudoLabelParams:
     """Labelling every extracted frame: the labeler after `rounds` of Najafian self-training on
     the unlabelled frames (`epochs` each, the labeler's optimiser settings; 0 rounds: the labeler
-    as it is), masks at a threshold chosen by `threshold_rule`: `fixed` (`threshold`) or
-    `annotated_fraction` (the masks cover, pooled over all frames, the share of pixels the
-    hand-annotated masks cover). With `flips`, every label (each round's and the final ones) is
+    as it is; each round labels the frames at `threshold`), final masks at a threshold chosen by
+    `threshold_rule`: `fixed` (`threshold`) or `annotated_fraction` (the masks cover, pooled over
+    all frames, the share of pixels the hand-annotated masks cover). With `flips`, every label (each round's and the final ones) is
     made from the probabilities averaged over the frame and its three flips. In the rounds, pixels
     whose probability lies within `ignore_band` of the threshold are left out of the loss."""
 

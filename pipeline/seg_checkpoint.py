@@ -13,7 +13,6 @@ import copy
 import logging
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -38,7 +37,6 @@ class SegCheckpoint:
         if self.state is not None and live is not None and self.main:
             restore_live(self.path.parent, live)
         self.start: dict | None = None
-        self.notes: dict[str, Any] = dict(self.state["notes"]) if self.state else {}
         if self.state is not None:
             log.info(
                 "resuming from %s: phase %d, epoch %d",
@@ -102,7 +100,6 @@ class SegCheckpoint:
             "opt": optimizer.state_dict(),
             "rng": rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
-            "notes": self.notes,
         }
         if self.start is not None:
             state["start"] = self.start

@@ -7,6 +7,7 @@ import pytest
 import torch
 from dvclive import Live
 
+from pipeline import pseudo_labeling
 from pipeline.params import PseudoLabelParams, SegTrainParams
 from pipeline.pseudo_labeling import (
     fraction_threshold,
@@ -14,7 +15,7 @@ from pipeline.pseudo_labeling import (
     self_train_on_frames,
     threshold_of,
 )
-from pipeline.segmentation import IGNORE, SegModelConfig, build_unet
+from pipeline.segmentation import IGNORE, SegModelConfig, build_unet, predict_list
 
 TINY = SegModelConfig("resnet18", 3, [16, 8, 8], size=16)
 
@@ -54,7 +55,24 @@ def test_self_training_rounds_train_the_model_on_its_own_labels(tmp_path, rounds
     p = PseudoLabelParams(rounds=rounds, epochs=1, threshold_rule="annotated_fraction")
     fit_p = SegTrainParams(size=16, batch_size=2, epochs=9, val_fraction=0.5)
     with Live(str(tmp_path / "live"), dvcyaml=False, save_dvc_exp=False) as live:
-        thresholds = self_train_on_frames(model, frames, p, fit_p, 0.25, seed=0, live=live)
-    assert len(thresholds) == rounds and all(0 < t < 1 for t in thresholds)
+        self_train_on_frames(model, frames, p, fit_p, seed=0, live=live)
     changed = any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert changed == (rounds > 0)
+
+
+def test_the_rounds_label_at_the_fixed_threshold_whatever_the_rule(monkeypatch):
+    torch.manual_seed(0)
+    model = build_unet(TINY).eval()
+    frames = np.random.default_rng(1).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    probs = np.stack(predict_list(model, list(frames), 2, False))
+    threshold = float(np.quantile(probs, 0.7))  # a threshold that masks a third of the pixels
+    seen = []
+    monkeypatch.setattr(
+        pseudo_labeling, "self_training_round", lambda m, f, masks, *a: seen.append(masks)
+    )
+    for rule in ("fixed", "annotated_fraction"):
+        p = PseudoLabelParams(threshold=threshold, rounds=1, threshold_rule=rule)
+        self_train_on_frames(model, frames, p, SegTrainParams(size=16), seed=0)
+    assert len(seen) == 2
+    for masks in seen:
+        np.testing.assert_array_equal(masks, probs >= threshold)

@@ -1,5 +1,6 @@
 """Stage pseudo_label: label every extracted frame with the labeler, after `pseudo_label.rounds` of
-Najafian self-training on the frames, at the threshold of `pseudo_label.threshold_rule`.
+Najafian self-training on the frames (each round labels at `pseudo_label.threshold`), at the
+threshold of `pseudo_label.threshold_rule`.
 
 Writes data/pseudo (pairs + manifest), models/pseudo_labeler (the model that labelled them: the
 labeler itself after 0 rounds) and dvclive/pseudo_label: the threshold and mask fraction of the
@@ -61,9 +62,7 @@ def main() -> None:
     )
     torch.manual_seed(seed)
     with main_live(artifacts.live("pseudo_label"), dist, checkpoint.live_step) as live:
-        thresholds = self_train_on_frames(
-            model, frames, p, fit_p, annotated_fraction, seed, live, dist, checkpoint
-        )
+        self_train_on_frames(model, frames, p, fit_p, seed, live, dist, checkpoint)
         images = [read_rgb(artifacts.FRAMES / path) for path in manifest["image"]]
         probs = predict_list(model, images, p.batch_size, p.flips)
         threshold = threshold_of(probs, p, annotated_fraction)
@@ -81,7 +80,7 @@ def main() -> None:
             "gwhd_finetune/iou": counts.iou,
         }.items():
             live.log_metric(key, value, plot=False)
-        live.log_params({"rounds": p.rounds, "round_thresholds": thresholds})
+        live.log_params({"rounds": p.rounds})
     save_model(model, config, artifacts.PSEUDO_LABELER)
     show = set(np.linspace(0, len(manifest) - 1, min(8, len(manifest))).astype(int).tolist())
     shown = []
