@@ -131,9 +131,10 @@ class PseudoLabelParams:
     the unlabelled frames (`epochs` each, the labeler's optimiser settings; 0 rounds: the labeler
     as it is; each round labels the frames at `threshold`), final masks at a threshold chosen by
     `threshold_rule`: `fixed` (`threshold`) or `annotated_fraction` (the masks cover, pooled over
-    all frames, the share of pixels the hand-annotated masks cover). With `flips`, every label (each round's and the final ones) is
-    made from the probabilities averaged over the frame and its three flips. In the rounds, pixels
-    whose probability lies within `ignore_band` of the threshold are left out of the loss."""
+    all frames, the share of pixels the hand-annotated masks cover). With `flips`, every label
+    (each round's and the final ones) is made from the probabilities averaged over the frame and
+    its three flips. In the rounds, pixels whose probability lies within `ignore_band` of the
+    threshold are left out of the loss."""
 
     threshold: float = 0.5
     batch_size: int = 8
