@@ -38,11 +38,19 @@ def arrange(
     size: int,
     seed: int,
     stills: int | None = None,
+    force: bool = False,
 ) -> dict[str, int]:
     """Deal the pairs of source/{images,masks} into target's raw layout; return the counts.
 
     The pairs left after the labelled sets and the video's photos become stills (at most `stills`).
+    A target that exists and is not empty is replaced only with `force`.
     """
+    if (
+        Path(target).exists()
+        and not force
+        and (Path(target).is_file() or any(Path(target).iterdir()))
+    ):
+        raise DataError(f"{target} exists and is not empty: choose another or pass --force")
     pairs = list_pairs(source, "source")
     need = annotated + finetune + test + video_photos
     if need > len(pairs):
@@ -69,21 +77,31 @@ def arrange(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="synthset-arrange", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="synthset-arrange",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("source", type=Path, help="folder with images/ and masks/ (same stems)")
-    parser.add_argument("target", type=Path, help="new raw-layout folder (replaced if present)")
+    parser.add_argument("target", type=Path, help="new raw-layout folder")
     parser.add_argument("--annotated", type=int, default=3, help="copy-paste seed pairs")
     parser.add_argument("--finetune", type=int, default=36, help="GWHD-style fine-tune pairs")
     parser.add_argument("--test", type=int, default=80, help="test pairs")
     parser.add_argument("--video-photos", type=int, default=8, help="photos panned in the video")
-    parser.add_argument("--stills", type=int, default=None, help="cap on stills (default: all)")
+    parser.add_argument(
+        "--stills", type=int, default=argparse.SUPPRESS, help="cap on stills (default: all)"
+    )
     parser.add_argument("--size", type=int, default=512, help="video frame size (px)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the shuffle")
+    parser.add_argument(
+        "--force", action="store_true", help="replace a target that exists and is not empty"
+    )
     args = parser.parse_args(argv)
     for name in ("annotated", "finetune", "test", "video_photos"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.stills is not None and args.stills < 0:
+    stills = getattr(args, "stills", None)
+    if stills is not None and stills < 0:
         parser.error("--stills must not be negative")
 
     def run() -> None:
@@ -96,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
             args.video_photos,
             args.size,
             args.seed,
-            args.stills,
+            stills,
+            args.force,
         )
         log.info("wrote %s: %s", args.target, counts)
 

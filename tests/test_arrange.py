@@ -69,3 +69,18 @@ def test_cli_rejects_negative_stills(pairs, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([str(pairs), str(tmp_path / "raw"), "--stills", "-1"])
     assert "--stills must not be negative" in capsys.readouterr().err
+
+
+def test_a_non_empty_target_is_replaced_only_with_force(pairs, tmp_path, capsys):
+    target = tmp_path / "raw"
+    target.mkdir()
+    (target / "mine.txt").write_text("keep me")
+    counts = ["--annotated", "1", "--finetune", "2", "--test", "1", "--video-photos", "2"]
+    with pytest.raises(SystemExit) as exit_:
+        main([str(pairs), str(target), *counts, "--size", "32"])
+    assert exit_.value.code == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+    assert [p.name for p in target.iterdir()] == ["mine.txt"]
+    main([str(pairs), str(target), *counts, "--size", "32", "--force"])
+    assert not (target / "mine.txt").exists()
+    assert len(RawLayout(target).annotated()) == 1
