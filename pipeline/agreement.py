@@ -29,13 +29,15 @@ def teacher_dice(
     masks: np.ndarray,
     scale: float,
     batch_size: int,
+    threshold: float,
 ) -> np.ndarray:
-    """Per-pair Dice of the teacher's prediction against the masks; the images (uint8 N×S×S×3)
-    are shown to it enlarged by `scale` (its input pixels per pair pixel) and its probabilities
-    area-averaged back to the pairs' size."""
+    """Per-pair Dice of the teacher's prediction at `threshold` (the one its pseudo-labels were
+    cut at) against the masks; the images (uint8 N×S×S×3) are shown to it enlarged by `scale`
+    (its input pixels per pair pixel) and its probabilities area-averaged back to the pairs'
+    size."""
     predict = functools.partial(predict_list, model, batch_size=batch_size)
     probs = predict_at_scale(predict, list(images), scale, (images.shape[2], images.shape[1]))
-    return pair_dice(probs, masks)
+    return pair_dice(probs, masks, threshold)
 
 
 def agreement_threshold(crop_dice: np.ndarray, quantile: float) -> float:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from pipeline.agreement import agreement_threshold, pair_dice, teacher_dice
+from pipeline.errors import DataError
 from pipeline.segmentation import SegModelConfig, build_unet
+from pipeline.stages.agree import labelling_threshold
 
 
 def test_pair_dice_scores_each_pair_and_empty_pairs_agree():
@@ -36,6 +39,15 @@ def test_the_teacher_sees_pairs_at_its_scale_and_scores_them_at_theirs():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (3, 8, 8, 3), dtype=np.uint8)
     masks = rng.random((3, 8, 8)) > 0.5
-    dice = teacher_dice(model, images, masks, 2.0, batch_size=2)
+    dice = teacher_dice(model, images, masks, 2.0, batch_size=2, threshold=0.5)
     assert dice.shape == (3,) and ((dice >= 0) & (dice <= 1)).all()
     assert all(tuple(shape) == (16, 16) for shape in seen)  # enlarged twice before predicting
+    everything = teacher_dice(model, images, masks, 2.0, batch_size=2, threshold=0.0)
+    heads = masks.reshape(3, -1).sum(axis=1)
+    np.testing.assert_allclose(everything, 2 * heads / (heads + 64))  # at 0 it marks every pixel
+
+
+def test_agree_scores_at_the_threshold_the_pseudo_labels_were_cut_at():
+    assert labelling_threshold(pd.DataFrame({"threshold": [0.87, 0.87]})) == 0.87
+    with pytest.raises(DataError, match="2 thresholds"):
+        labelling_threshold(pd.DataFrame({"threshold": [0.5, 0.87]}))

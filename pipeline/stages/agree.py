@@ -1,7 +1,8 @@
 """Stage agree: the teacher's agreement with every generated pair, and the pairs kept for training.
 
 Scores each generated pair (data/generated) by the Dice of the teacher (models/pseudo_labeler)
-against its mask, at the teacher's scale, and the training crops (data/prepared) the same way;
+against its mask, at the teacher's scale and at the threshold its pseudo-labels were cut at
+(data/pseudo), and the training crops (data/prepared) the same way;
 keeps the pairs whose Dice reaches the `agree.quantile` quantile of the crops' (0 keeps all).
 Writes data/agreed (the kept pairs without their low-resolution versions, with a `teacher_dice`
 manifest column) and dvclive/agree.
@@ -13,6 +14,7 @@ import logging
 import shutil
 
 import numpy as np
+import pandas as pd
 
 from pipeline import artifacts
 from pipeline.agreement import agreement_threshold, teacher_dice
@@ -25,6 +27,14 @@ from pipeline.training import default_device, make_live
 log = logging.getLogger(__name__)
 
 
+def labelling_threshold(pseudo: pd.DataFrame) -> float:
+    """The one threshold the pseudo-labels of data/pseudo were cut at."""
+    values = pseudo["threshold"].unique()
+    if len(values) != 1:
+        raise DataError(f"{artifacts.PSEUDO} holds labels cut at {len(values)} thresholds, not one")
+    return float(values[0])
+
+
 def main() -> None:
     params = load_params()
     p, sizes = params.agree, params.prepare
@@ -34,8 +44,10 @@ def main() -> None:
     model, config = load_unet(artifacts.PSEUDO_LABELER)
     model.to(default_device())
     scale = config.scale * sizes.crop / sizes.sr_size
-    generated = teacher_dice(model, images, masks, scale, p.batch_size)
-    training = teacher_dice(model, np.asarray(crops[..., :3]), crops[..., 3], scale, p.batch_size)
+    cut = labelling_threshold(read_manifest(artifacts.PSEUDO))
+    generated = teacher_dice(model, images, masks, scale, p.batch_size, cut)
+    crop_images = np.asarray(crops[..., :3])
+    training = teacher_dice(model, crop_images, crops[..., 3], scale, p.batch_size, cut)
     threshold = agreement_threshold(training, p.quantile)
     keep = generated >= threshold
     if not keep.any():
@@ -55,6 +67,7 @@ def main() -> None:
     with make_live(artifacts.live("agree")) as live:
         for key, value in {
             "threshold": max(threshold, 0.0),
+            "labelling_threshold": cut,
             "kept": float(keep.mean()),
             "teacher_dice/generated": float(generated.mean()),
             "teacher_dice/kept": float(generated[keep].mean()),
