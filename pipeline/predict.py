@@ -6,7 +6,7 @@ works. Each image is brought to frame scale (its shorter side `--frame-size`, th
 trained on (the U-Net is fully convolutional, so a whole frame-scale image is one input), and its
 probabilities are resized back to the image's own size (a video's frames are decoded at frame
 scale, so that a long video fits in memory). OUT gets masks/<name>.png (255 = wheat
-head), overlays/<name>.jpg (heads tinted) and cover.csv: each image's wheat-head cover fraction.
+head), overlays/<name>.png (heads tinted) and cover.csv: each image's wheat-head cover fraction.
 OUT is replaced whole only when every input has been processed.
 """
 
@@ -23,12 +23,19 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 import yaml
-from PIL import Image
 from tqdm import tqdm
 
 from pipeline.errors import DataError, run_stage
 from pipeline.geometry import resize_short_side, scale_image
-from pipeline.io import IMAGE_EXTS, VIDEO_EXTS, atomic_dir, list_files, read_rgb, write_mask
+from pipeline.io import (
+    IMAGE_EXTS,
+    VIDEO_EXTS,
+    atomic_dir,
+    list_files,
+    read_rgb,
+    write_mask,
+    write_rgb,
+)
 from pipeline.segmentation import SegModelConfig, load_unet, predict_probs
 from pipeline.video import decode_frames
 
@@ -116,7 +123,7 @@ def predict(
             names.add(name)
             mask = predict_image(model, config, image, frame_size) >= threshold
             write_mask(tmp / "masks" / f"{name}.png", mask)
-            _write_jpeg(tmp / "overlays" / f"{name}.jpg", overlay(image, mask))
+            write_rgb(tmp / "overlays" / f"{name}.png", overlay(image, mask))
             rows.append(
                 {
                     "name": name,
@@ -128,10 +135,6 @@ def predict(
         table = pd.DataFrame(rows)
         table.to_csv(tmp / "cover.csv", index=False)
     return table
-
-
-def _write_jpeg(path: Path, image: np.ndarray) -> None:
-    Image.fromarray(image).save(path, quality=90)
 
 
 def main(argv: list[str] | None = None) -> None:

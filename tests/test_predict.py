@@ -49,7 +49,7 @@ def test_a_folder_gets_masks_at_each_photos_size_overlays_and_the_cover_table(
         mask = read_mask(tmp_path / "out/masks" / f"{name}.png")
         assert mask.shape == image.shape[:2]
         np.testing.assert_array_equal(mask, predict_image(model, config, image, 32) >= 0.5)
-        assert read_rgb(tmp_path / "out/overlays" / f"{name}.jpg").shape == image.shape
+        assert read_rgb(tmp_path / "out/overlays" / f"{name}.png").shape == image.shape
         row = table.set_index("name").loc[name]
         assert (row["width"], row["height"]) == (image.shape[1], image.shape[0])
         assert row["cover_fraction"] == pytest.approx(mask.mean())
