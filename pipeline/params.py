@@ -23,6 +23,7 @@ class DataParams:
     """Where the raw input layout lives (the demo world, or the user's own folder)."""
 
     root: str = artifacts.DEMO.as_posix()
+    """Raw input folder (videos, annotated frames, GWHD sets): the demo world or your own."""
 
 
 @dataclass(frozen=True)
@@ -30,16 +31,27 @@ class DemoFieldParams:
     """Size and amount of the procedural wheat-field world."""
 
     size: int = 256
+    """Side of the video frames and the annotated frames (px)."""
     canvas: int = 1024
+    """Length of the field strip the camera pans along in each video (px)."""
     videos: int = 2
+    """Field videos (with wheat heads) to render."""
     background_videos: int = 1
+    """Background-only videos (no wheat heads) to render."""
     seconds: float = 3.0
+    """Duration of each video (s)."""
     fps: int = 10
+    """Frame rate of the videos (frames per second)."""
     crf: int = 20
+    """H.264 constant rate factor of the videos (0-51; lower is higher quality)."""
     annotated: int = 3
+    """Annotated frames (image and exact mask) to render, the copy-paste seed."""
     finetune_per_domain: int = 2
+    """GWHD-style fine-tune images per domain (18 domains)."""
     test_per_domain: int = 3
+    """GWHD-style test images per domain (18 domains)."""
     gwhd_size: int = 256
+    """Side of the GWHD-style fine-tune and test images (px)."""
 
     def check(self, section: str) -> None:
         _positive(self, section, "size", "canvas", "seconds", "fps", "annotated", "gwhd_size")
@@ -56,8 +68,11 @@ class ExtractFramesParams:
     """Frame sampling of the field videos: every k-th frame, or a target rate when fps > 0."""
 
     every: int = 2
+    """Keep every k-th frame of the field videos when `fps` is 0, and of the background videos."""
     fps: float = 0.0
+    """Resample each video to this frame rate (frames per second); 0 uses `every`."""
     size: int = 256
+    """Shorter side of the extracted frames and stills (px); the pipeline's frame scale."""
 
     def check(self, section: str) -> None:
         _positive(self, section, "every", "size")
@@ -70,20 +85,35 @@ class CopyPasteParams:
     RGB means and spreads of a random extracted frame (the field's own colours)."""
 
     images: int = 160
+    """Copy-paste pairs synthesized for training the labeler."""
     size: int = 256
+    """Side of each synthesized square image (px)."""
     min_head_area: int = 20
+    """Smallest annotated head cut out as a real head (px, at frame scale)."""
     real_min: int = 10
+    """Fewest real heads pasted per image."""
     real_max: int = 100
+    """Most real heads pasted per image."""
     fake_min: int = 10
+    """Fewest distractors (head-shaped background texture) pasted per image."""
     fake_max: int = 100
+    """Most distractors (head-shaped background texture) pasted per image."""
     rotation: float = 10.0
+    """Largest rotation of a pasted head or distractor (degrees, ±)."""
     elastic: float = 2.0
+    """Largest smooth elastic displacement of a pasted object (px); 0 turns it off."""
     scale_min: float = 0.8
+    """Smallest scale factor of a pasted object."""
     scale_max: float = 1.2
+    """Largest scale factor of a pasted object."""
     color_jitter: float = 0.15
+    """Brightness, contrast and saturation factors drawn in 1 ± this, per image."""
     blur_max: float = 1.0
+    """Largest Gaussian blur sigma applied to an image (px); 0 turns blur off."""
     noise_std: float = 4.0
+    """Standard deviation of Gaussian pixel noise (0-255 units); 0 turns it off."""
     colour_transfer: float = 0.0
+    """Share of images given the RGB means and spreads of a random extracted frame (0-1)."""
 
     def check(self, section: str) -> None:
         s = section
@@ -103,15 +133,25 @@ class SegTrainParams:
     """An smp U-Net trained with Dice + BCE (the labeler; later the downstream models)."""
 
     encoder: str = "resnet18"
+    """smp encoder of the U-Net, randomly initialised (e.g. `mobilenet_v2`, `efficientnet-b4`)."""
     encoder_depth: int = 4
+    """Encoder stages (each halves the resolution)."""
     decoder_channels: list[int] = field(default_factory=lambda: [64, 32, 16, 8])
+    """Decoder channels per stage, one entry per encoder stage."""
     size: int = 128
+    """Side of the random square training crops (px)."""
     epochs: int = 4
+    """Training epochs."""
     batch_size: int = 8
+    """Pairs per optimisation step (the global batch under torchrun)."""
     lr: float = 1.0e-3
+    """Learning rate."""
     optimizer: Literal["adam", "sgd"] = "adam"
+    """Optimiser: Adam or SGD with momentum."""
     momentum: float = 0.9
+    """SGD momentum (unused with Adam)."""
     val_fraction: float = 0.1
+    """Share of the pairs held out for validation (0: none)."""
 
     def check(self, section: str) -> None:
         _positive(self, section, "encoder_depth", "size", "epochs", "batch_size", "lr")
@@ -137,12 +177,19 @@ class PseudoLabelParams:
     threshold are left out of the loss."""
 
     threshold: float = 0.5
+    """Mask probability threshold of the rounds, and of the final labels under `fixed`."""
     batch_size: int = 8
+    """Frames per prediction batch (also the coherence stage's batch)."""
     rounds: int = 0
+    """Self-training rounds on the unlabelled frames before the final labels (0: none)."""
     epochs: int = 2
+    """Training epochs per round (with the optimiser settings of `train_labeler`)."""
     threshold_rule: Literal["fixed", "annotated_fraction"] = "fixed"
+    """Final labels: at `threshold`, or where they cover the annotated masks' pixel share."""
     flips: bool = False
+    """Label from the mean probability of each frame and its three flips."""
     ignore_band: float = 0.0
+    """Rounds: no loss on pixels whose probability lies within this of the threshold."""
 
     def check(self, section: str) -> None:
         _positive(self, section, "batch_size", "epochs")
@@ -159,11 +206,17 @@ class PrepareParams:
     train/val split takes whole runs of `segment` consecutive frames of a video (stills alone)."""
 
     crop: int = 128
+    """Side of the random square crops cut from each pseudo-labelled frame (px)."""
     crops_per_frame: int = 8
+    """Random crops per frame."""
     gen_size: int = 32
+    """Side the crops are resized to for the generator (px)."""
     sr_size: int = 64
+    """Side the crops are resized to for the super-resolver, the generated pairs' size (px)."""
     val_fraction: float = 0.2
+    """Share of the frames in the validation split."""
     segment: int = 8
+    """Consecutive frames of a video that go to the same side of the split."""
 
     def check(self, section: str) -> None:
         _positive(self, section, "crop", "crops_per_frame", "gen_size", "sr_size", "segment")
@@ -178,31 +231,57 @@ class GenParams:
     """The paired diffusion generator: architecture, optional discriminator, training."""
 
     arch: Literal["concat", "shared_encoder", "two_encoder"] = "concat"
+    """Network: one U-Net on image + mask, or two branches sharing or owning an encoder."""
     skip: Literal["scaleu", "zeroconv", "concat"] = "scaleu"
+    """Skip-feature join: ScaleU scales, zero-initialised 1×1 convs, or plain concatenation."""
     widths: list[int] = field(default_factory=lambda: [32, 64, 128])
+    """Channels of each U-Net resolution level (multiples of 8 and of `heads`)."""
     layers_per_level: int = 2
+    """Residual blocks per U-Net level."""
     heads: int = 4
+    """Attention heads at the bottleneck."""
     time_dim: int = 128
+    """Size of the timestep embedding."""
     discriminator: bool = False
+    """Train with a time-conditioned discriminator on the t−1 posterior means."""
     disc_widths: list[int] = field(default_factory=lambda: [32, 64, 128])
+    """Channels of each discriminator level (stride 2 between levels)."""
     adv_weight: float = 0.25
+    """Weight of the adversarial loss added to the generator's diffusion loss."""
     curriculum: bool | Literal["auto"] = "auto"
+    """t_max schedule: `auto` (on with the discriminator), `true` or `false`."""
     curriculum_sigma: int = 10
+    """Curriculum σ: t_max = min(T, σ·⌊epoch/α⌋ + offset) (timesteps)."""
     curriculum_alpha: int = 5
+    """Curriculum α: epochs between t_max increases."""
     curriculum_offset: int = 10
+    """Curriculum offset: t_max at epoch 0 (timesteps)."""
     priority_until: int = 500
+    """With the curriculum: timesteps drawn with P(t) ∝ t + 1 until this epoch."""
     epochs: int = 60
+    """Training epochs."""
     batch_size: int = 32
+    """Crops per optimisation step (the global batch, split over torchrun processes)."""
     lr: float = 2.1e-4
+    """Adam learning rate (the discriminator's too)."""
     prediction: Literal["epsilon", "v"] = "epsilon"
+    """What the network outputs: the noise `epsilon` or the velocity `v`."""
     flips: bool = True
+    """Random horizontal and vertical flips of the training crops."""
     ema_decay: float = 0.999
+    """Decay of the weights' exponential moving average, per step (0 turns EMA off)."""
     eval_every: int = 10
+    """Epochs between JSD scores, sample grids and min-JSD weight updates."""
     val_timesteps: int = 10
+    """Timesteps on the fixed grid of the deterministic validation loss."""
     jsd_samples: int = 64
+    """Pairs generated for each JSD score (mean RGB Jensen–Shannon divergence to the crops)."""
     jsd_sampler: Sampler = "ddim"
+    """Sampler of the JSD pairs."""
     jsd_steps: int = 25
+    """Sampler steps of the JSD pairs."""
     checkpoint_every: int = 5
+    """Epochs between resumable checkpoints."""
 
     def check(self, section: str) -> None:
         _positive(self, section, "layers_per_level", "heads", "time_dim", "epochs", "batch_size")
@@ -226,21 +305,37 @@ class SRParams:
     """The diffusion super-resolver: architecture and training."""
 
     widths: list[int] = field(default_factory=lambda: [16, 32, 64])
+    """Channels of each U-Net resolution level (multiples of 8 and of `heads`)."""
     layers_per_level: int = 1
+    """Residual blocks per U-Net level."""
     heads: int = 4
+    """Attention heads at the bottleneck."""
     time_dim: int = 64
+    """Size of the timestep embedding."""
     epochs: int = 40
+    """Training epochs."""
     batch_size: int = 16
+    """Crops per optimisation step (the global batch, split over torchrun processes)."""
     lr: float = 1.0e-3
+    """Adam learning rate."""
     prediction: Literal["epsilon", "v"] = "epsilon"
+    """What the network outputs: the noise `epsilon` or the velocity `v`."""
     flips: bool = True
+    """Random horizontal and vertical flips of the training crops."""
     ema_decay: float = 0.995
+    """Decay of the weights' exponential moving average, per step (0 turns EMA off)."""
     eval_every: int = 10
+    """Epochs between SR scores (PSNR, mask Dice) of held-out crops and a sample grid."""
     val_timesteps: int = 5
+    """Timesteps on the fixed grid of the deterministic validation loss."""
     eval_samples: int = 16
+    """Held-out crops super-resolved for each SR score."""
     eval_sampler: Sampler = "ddim"
+    """Sampler of the SR scores."""
     eval_steps: int = 20
+    """Sampler steps of the SR scores."""
     checkpoint_every: int = 5
+    """Epochs between resumable checkpoints."""
 
     def check(self, section: str) -> None:
         _positive(self, section, "layers_per_level", "heads", "time_dim", "epochs", "batch_size")
@@ -254,8 +349,11 @@ class SelectGenParams:
     """Which kept generator weights go downstream, and the sampler of their sample figure."""
 
     weights: Literal["final", "best_val", "min_jsd"] = "min_jsd"
+    """Generator weights used downstream: `final`, `best_val` (lowest val loss), `min_jsd`."""
     sampler: Sampler = "ddim"
+    """Sampler of the sample figure reports/gen_samples.png."""
     steps: int = 25
+    """Sampler steps of the sample figure."""
 
     def check(self, section: str) -> None:
         _check_sampler(section, self.sampler, self.steps, 0.0)
@@ -268,15 +366,25 @@ class GenerateParams:
     weights `sr_weights`)."""
 
     n: int = 160
+    """Pairs to generate."""
     pair_set: int = 0
+    """Which n pairs: indices pair_set·n … pair_set·n + n − 1, each seeded by its index."""
     batch_size: int = 32
+    """Pairs per sampling batch (a killed run resumes batch by batch)."""
     sampler: Sampler = "ddpm"
+    """Sampler of the generator."""
     steps: int = 1000
+    """Sampler steps of the generator (at most T = 1000)."""
     eta: float = 0.0
+    """DDIM noise scale of the generator's sampler (0 deterministic, 1 DDPM-like; ddim only)."""
     sr_weights: Literal["final", "best_val"] = "final"
+    """Super-resolver weights used: `final` (last epoch) or `best_val` (lowest val loss)."""
     sr_sampler: Sampler = "ddim"
+    """Sampler of the super-resolver."""
     sr_steps: int = 100
+    """Sampler steps of the super-resolver (at most T = 1000)."""
     sr_eta: float = 0.0
+    """DDIM noise scale of the super-resolver's sampler (0 deterministic, 1 DDPM-like)."""
 
     def check(self, section: str) -> None:
         _positive(self, section, "n", "batch_size")
@@ -292,7 +400,9 @@ class AgreeParams:
     `quantile` quantile of the training crops' (0 keeps every pair)."""
 
     quantile: float = 0.0
+    """Keep pairs whose teacher Dice reaches this quantile of the crops' (0 keeps all)."""
     batch_size: int = 16
+    """Images per teacher prediction batch."""
 
     def check(self, section: str) -> None:
         _positive(self, section, "batch_size")
@@ -306,13 +416,21 @@ class FinetuneParams:
     rounds on pseudo-labelled frames (steps 2-4) before it."""
 
     epochs: int = 10
+    """Training epochs on the GWHD fine-tune set."""
     rounds: int = 2
+    """Self-training rounds on the extracted frames before the GWHD fine-tune (finetune_all)."""
     frame_epochs: int = 2
+    """Training epochs per self-training round."""
     threshold: float = 0.5
+    """Mask probability threshold of the self-training rounds' labels."""
     batch_size: int = 8
+    """Pairs per optimisation step (global batch), and frames per labelling batch."""
     lr: float = 0.01
+    """Learning rate."""
     optimizer: Literal["adam", "sgd"] = "sgd"
+    """Optimiser: Adam or SGD with momentum."""
     momentum: float = 0.9
+    """SGD momentum (unused with Adam)."""
 
     def check(self, section: str) -> None:
         _positive(self, section, "epochs", "frame_epochs", "batch_size", "lr")
@@ -340,7 +458,9 @@ class EvaluateParams:
     """Scoring every model on the GWHD test crops."""
 
     threshold: float = 0.5
+    """Mask probability threshold of the scored predictions."""
     batch_size: int = 16
+    """Test crops per prediction batch."""
 
     def check(self, section: str) -> None:
         _positive(self, section, "batch_size")
@@ -353,6 +473,7 @@ class DistParams:
     """How many processes the trainers run under torchrun (one per GPU)."""
 
     nproc: int = 1
+    """Processes of the stages launched through torchrun (one per GPU); 1 runs in place."""
 
     def check(self, section: str) -> None:
         _positive(self, section, "nproc")
@@ -363,22 +484,39 @@ class Params:
     """The whole params.yaml."""
 
     seed: int = 0
+    """Seed of every random draw in every stage."""
     data: DataParams = field(default_factory=DataParams)
+    """The raw input folder."""
     demo_field: DemoFieldParams = field(default_factory=DemoFieldParams)
+    """The procedural demo world (stage demo_field)."""
     extract_frames: ExtractFramesParams = field(default_factory=ExtractFramesParams)
+    """Frames from the field videos (stage extract_frames)."""
     copy_paste: CopyPasteParams = field(default_factory=CopyPasteParams)
+    """Copy-paste synthesis (stage copy_paste)."""
     train_labeler: SegTrainParams = field(default_factory=SegTrainParams)
+    """The labeler, trained on copy-paste pairs (stage train_labeler)."""
     pseudo_label: PseudoLabelParams = field(default_factory=PseudoLabelParams)
+    """Pseudo-labels of the extracted frames (stage pseudo_label)."""
     prepare: PrepareParams = field(default_factory=PrepareParams)
+    """Training crops of the pseudo-labelled frames (stage prepare)."""
     gen: GenParams = field(default_factory=GenParams)
+    """The paired diffusion generator (stage train_gen)."""
     select_gen: SelectGenParams = field(default_factory=SelectGenParams)
+    """The generator weights used downstream (stage select_gen)."""
     sr: SRParams = field(default_factory=SRParams)
+    """The diffusion super-resolver (stage train_sr)."""
     generate: GenerateParams = field(default_factory=GenerateParams)
+    """The synthetic dataset (stage generate)."""
     agree: AgreeParams = field(default_factory=AgreeParams)
+    """Teacher agreement filter of the generated pairs (stage agree)."""
     train_seg: SegTrainParams = field(default_factory=SegTrainParams)
+    """The downstream U-Net, trained on sets of pairs (stages train_seg*)."""
     finetune: FinetuneParams = field(default_factory=FinetuneParams)
+    """Fine-tuning of the segmentation models (stages finetune_*)."""
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    """Scoring on the GWHD test crops (stages evaluate)."""
     dist: DistParams = field(default_factory=DistParams)
+    """Multi-process training and generation under torchrun."""
 
     def check_across(self) -> None:
         """Checks that span sections (each section checks itself while loading)."""
