@@ -41,6 +41,27 @@ class PixelCounts:
         denom = self.tp + self.fp + self.fn
         return 1.0 if denom == 0 else self.tp / denom
 
+    @property
+    def precision(self) -> float:
+        """Share of the predicted pixels that are wheat (1 when nothing is predicted)."""
+        return 1.0 if self.tp + self.fp == 0 else self.tp / (self.tp + self.fp)
+
+    @property
+    def recall(self) -> float:
+        """Share of the wheat pixels that are predicted (1 when there is no wheat)."""
+        return 1.0 if self.tp + self.fn == 0 else self.tp / (self.tp + self.fn)
+
+    @property
+    def mask_fraction(self) -> float:
+        """Share of all pixels predicted as wheat (over-segmentation shows as more than the
+        target's)."""
+        return (self.tp + self.fp) / max(1, self.tp + self.fp + self.fn + self.tn)
+
+    @property
+    def target_mask_fraction(self) -> float:
+        """Share of all pixels that are wheat in the target masks."""
+        return (self.tp + self.fn) / max(1, self.tp + self.fp + self.fn + self.tn)
+
 
 def rgb_histograms(images: np.ndarray, bins: int = 64) -> np.ndarray:
     """Normalised per-channel histograms (3×bins) of uint8 N×H×W×3 images over fixed bins on [0, 1].

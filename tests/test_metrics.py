@@ -24,6 +24,17 @@ def test_dice_and_iou_by_hand():
     assert counts.iou == pytest.approx(2 / 4)
 
 
+def test_precision_recall_and_mask_fractions_by_hand():
+    pred = [[0.9, 0.8, 0.7, 0.6], [0.2, 0.1, 0.0, 0.0]]  # 4 predicted
+    target = [[1, 0, 0, 0], [1, 0, 0, 0]]  # 2 true, 1 of them predicted
+    counts = _counts(pred, target)
+    assert counts.precision == pytest.approx(1 / 4)
+    assert counts.recall == pytest.approx(1 / 2)
+    assert counts.mask_fraction == pytest.approx(4 / 8)
+    assert counts.target_mask_fraction == pytest.approx(2 / 8)
+    assert _counts([[0.1]], [[0]]).precision == 1.0 and _counts([[0.1]], [[0]]).recall == 1.0
+
+
 def test_empty_masks():
     assert _counts([[0.1, 0.2]], [[0, 0]]).dice == 1.0
     assert _counts([[0.1, 0.2]], [[0, 0]]).iou == 1.0

@@ -3,7 +3,8 @@
     python -m pipeline.stages.evaluate <model name> <model folder>
 
 Scores one model of a Table 1 cell on the GWHD test quadrants; writes dvclive/evaluate_<name>/
-(Dice and IoU pooled over the pixels, and Dice per domain as a plot).
+(Dice, IoU, precision, recall and the predicted and annotated mask fractions, pooled over the
+pixels; Dice per domain as a plot).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def main() -> None:
         live.log_params({"test_crops": len(crops.images), "size": size, "model": str(args.model)})
         live.log_metric("dice", overall.dice, plot=False)
         live.log_metric("iou", overall.iou, plot=False)
+        for name in ("precision", "recall", "mask_fraction", "target_mask_fraction"):
+            live.log_metric(name, getattr(overall, name), plot=False)
         per_domain = [
             {"domain": domain, "dice": c.dice}
             for domain, c in sorted(counts.items())
@@ -56,7 +59,14 @@ def main() -> None:
             template="bar_horizontal",
             title=f"{args.name}: Dice per domain",
         )
-    log.info("%s: dice %.3f iou %.3f", args.name, overall.dice, overall.iou)
+    log.info(
+        "%s: dice %.3f iou %.3f, mask fraction %.3f (annotated %.3f)",
+        args.name,
+        overall.dice,
+        overall.iou,
+        overall.mask_fraction,
+        overall.target_mask_fraction,
+    )
 
 
 if __name__ == "__main__":
