@@ -315,3 +315,16 @@ def test_workers_are_started_one_by_one_each_in_its_environment(monkeypatch, tmp
     )
     experiments.start_workers(tmp_path, 2)
     assert [(jobs, env["CUDA_VISIBLE_DEVICES"]) for jobs, env in calls] == [("1", "4"), ("2", "5")]
+
+
+def test_help_lists_every_study_with_what_it_reproduces_and_its_demo_cost(capsys):
+    from pipeline.study.__main__ import parse
+
+    with pytest.raises(SystemExit) as stop:
+        parse(["--help"])
+    assert stop.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for study in STUDIES.values():
+        assert f"{study.name}: {study.title}" in text
+        assert " ".join(study.demo_cost.split()) in text
+    assert "(default: 3)" in text and "(default: reduced)" in text

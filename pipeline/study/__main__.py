@@ -31,14 +31,36 @@ from pipeline.study.timing import seconds_per_pair
 SAMPLES = artifacts.GENERATED_PAIRS.as_posix()
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown; the list of studies kept as written."""
+
+
+def studies_help() -> str:
+    """One entry per study: what it reproduces, its grid and its measured demo cost."""
+    lines = ["studies (demo cost on a 2-core CPU, as measured by their committed reports):"]
+    for s in STUDIES.values():
+        where = s.paper if s.paper.startswith("beyond") else f"paper: {s.paper}"
+        lines.append(f"  {s.name}: {s.title} ({where})")
+        lines.append(
+            f"      {len(s.full)} settings ({len(s.reduced)} in the reduced grid) per seed;"
+            f" demo: {s.demo_cost}"
+        )
+    return "\n".join(lines)
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.study", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.study",
+        description=__doc__,
+        epilog=studies_help(),
+        formatter_class=HelpFormatter,
+    )
     parser.add_argument("name", help=f"one of: {', '.join(STUDIES)}")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..K-1 (default 3)")
-    parser.add_argument("--grid", choices=("full", "reduced"), default="reduced")
-    parser.add_argument("--jobs", type=int, default=1, help="dvc queue workers (default 1)")
-    parser.add_argument("--out", type=Path, default=Path("reports/studies"))
-    parser.add_argument("--repo", type=Path, default=Path("."))
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..K-1")
+    parser.add_argument("--grid", choices=("full", "reduced"), default="reduced", help="settings")
+    parser.add_argument("--jobs", type=int, default=1, help="dvc queue workers")
+    parser.add_argument("--out", type=Path, default=Path("reports/studies"), help="report folder")
+    parser.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository")
     return parser.parse_args(argv)
 
 

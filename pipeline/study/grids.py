@@ -53,6 +53,7 @@ class Study:
     embeddings: bool = False  # Fig. 9: embed each experiment's generated images
     timing: bool = False  # time each experiment's generation settings on this machine
     note: str = ""  # what the reader must know to read the table
+    demo_cost: str = "not measured yet"  # minutes per experiment, demo profile, 2-core CPU
 
     def variants(self, grid: str) -> tuple[Variant, ...]:
         return self.full if grid == "full" else self.reduced
@@ -149,6 +150,7 @@ STUDIES = {
                 (row, ROW_NAMES[row])
                 for row in ("copy_paste", "pseudo", "pseudo_synthset", "real_only", "teacher")
             ),
+            demo_cost="17-21 min per experiment (every stage)",
         ),
         Study(
             "sr_steps",
@@ -172,6 +174,7 @@ STUDIES = {
                 " super-resolver (`generate.pair_set`): the paper's two image batches."
             ),
             columns=DOWNSTREAM + COHERENCE_COLUMNS,
+            demo_cost="under 1 (DDPM 25) to 8.5 (DDPM 100) min per experiment (generate onwards)",
         ),
         Study(
             "weight_selection",
@@ -180,6 +183,7 @@ STUDIES = {
             full=WEIGHTS_FULL,
             reduced=WEIGHTS_REDUCED,
             columns=DOWNSTREAM + COHERENCE_COLUMNS,
+            demo_cost="under 1 (final weights kept) to 4.5 min per experiment",
         ),
         Study(
             "embeddings",
@@ -193,6 +197,7 @@ STUDIES = {
                 *COHERENCE_COLUMNS,
             ),
             embeddings=True,
+            demo_cost="1.5 min for all 9 (it reads weight_selection's experiments)",
             note=(
                 "Embedding network: the deepest encoder features, averaged over space, of"
                 " `models/pseudo_labeler` (the U-Net trained on copy-paste pairs and self-trained"
