@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from pipeline.checkpoints import save_model
 from pipeline.params import load_params
@@ -328,3 +329,42 @@ def test_help_lists_every_study_with_what_it_reproduces_and_its_demo_cost(capsys
         assert f"{study.name}: {study.title}" in text
         assert " ".join(study.demo_cost.split()) in text
     assert "(default: 3)" in text and "(default: reduced)" in text
+
+
+def _workspace(folder, seed: int, arch: str = "concat"):
+    result = _result(folder.name, seed, 0.0, arch)
+    (folder / "reports").mkdir(parents=True)
+    (folder / "params.yaml").write_text(yaml.safe_dump(result.params))
+    for file, data in result.metrics.items():
+        (folder / file).parent.mkdir(parents=True, exist_ok=True)
+        (folder / file).write_text(json.dumps(data))
+    Image.new("RGB", (200, 100), (seed * 90, 0, 0)).save(folder / "reports/generated_pairs.png")
+    return folder
+
+
+def test_finished_workspaces_collate_into_the_studys_report(tmp_path):
+    from pipeline.study.__main__ import main
+
+    runs = [_workspace(tmp_path / f"clone{s}", s) for s in (0, 1)]
+    out = tmp_path / "out"
+    main(["table1", "--runs", *map(str, runs), "--out", str(out)])
+    numbers = json.loads((out / "table1.json").read_text())
+    assert numbers["seeds"] == [0, 1]
+    concat = numbers["rows"][0]
+    assert concat["label"] == "Concat"
+    assert concat["cells"]["synthetic Dice"]["values"] == pytest.approx([0.5, 0.51])
+    text = (out / "table1.md").read_text()
+    assert "--runs" in text and "clone0" in text and "clone1" in text
+    assert (out / "table1_samples.png").is_file()
+
+
+def test_workspaces_must_cover_every_setting_and_seed_once(tmp_path):
+    from pipeline.study.__main__ import main
+
+    one = _workspace(tmp_path / "a", 0)
+    twin = _workspace(tmp_path / "b", 0)
+    with pytest.raises(experiments.StudyError, match="both ran concat-s0"):
+        main(["table1", "--runs", str(one), str(twin), "--out", str(tmp_path / "out")])
+    other = _workspace(tmp_path / "c", 1, arch="two_encoder")
+    with pytest.raises(experiments.StudyError, match="matches no setting"):
+        main(["table1", "--runs", str(one), str(other), "--out", str(tmp_path / "out")])

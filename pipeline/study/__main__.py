@@ -23,7 +23,16 @@ from pipeline.study.collate import (
     paper_numbers,
 )
 from pipeline.study.embeddings import coverage, experiment_embeddings, scatter, spread
-from pipeline.study.experiments import Experiment, Result, param, results, run
+from pipeline.study.experiments import (
+    Experiment,
+    Result,
+    StudyError,
+    matches,
+    param,
+    results,
+    run,
+    workspace_result,
+)
 from pipeline.study.figures import dice_bars, stacked
 from pipeline.study.grids import EMBEDDINGS, SECONDS_PER_PAIR, STUDIES, TIMING, Study, Variant
 from pipeline.study.timing import seconds_per_pair
@@ -61,6 +70,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1, help="dvc queue workers")
     parser.add_argument("--out", type=Path, default=Path("reports/studies"), help="report folder")
     parser.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        nargs="+",
+        help="instead of queueing experiments, collate these workspaces where `dvc repro`"
+        " finished (one setting and seed each, e.g. clones on other machines)",
+    )
     return parser.parse_args(argv)
 
 
@@ -91,6 +107,30 @@ def embedding_figure(
     return name
 
 
+def finished_runs(
+    study: Study, variants: tuple[Variant, ...], runs: list[Path]
+) -> tuple[dict[str, Result], dict[str, Path]]:
+    """The workspaces read as the study's experiments, named by the setting and seed their
+    params.yaml holds; every setting must have the same seeds."""
+    files = {c.file for c in study.columns}
+    found, folders = {}, {}
+    for folder in runs:
+        result = workspace_result(folder, files)
+        setting = [v for v in variants if matches(result, Experiment("", v.params))]
+        if not setting:
+            raise StudyError(f"{folder}: its params.yaml matches no setting of {study.name}")
+        name = experiment_name(setting[0], int(param(result.params, "seed")))
+        if name in found:
+            raise StudyError(f"{folder} and {folders[name]} both ran {name}")
+        found[name], folders[name] = result, folder
+    seeds = sorted({int(param(r.params, "seed")) for r in found.values()})
+    missing = [experiment_name(v, s) for v in variants for s in seeds]
+    missing = [name for name in missing if name not in found]
+    if missing:
+        raise StudyError(f"--runs: no workspace ran {', '.join(missing)}")
+    return found, folders
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     if args.name not in STUDIES:
@@ -100,15 +140,19 @@ def main(argv: list[str] | None = None) -> None:
     study = STUDIES[args.name]
     variants = study.variants(args.grid)
     seeds = list(range(args.seeds))
+    if args.runs:
+        found, folders = finished_runs(study, variants, args.runs)
+        seeds = sorted({int(param(r.params, "seed")) for r in found.values()})
     grid = [
         Experiment(experiment_name(v, s), {**v.params, "seed": str(s)})
         for s in seeds
         for v in variants
     ]
     begun = time.monotonic()
-    seconds = run(args.repo, grid, args.jobs)
+    seconds = {} if args.runs else run(args.repo, grid, args.jobs)
     wall = time.monotonic() - begun
-    found = results(args.repo)
+    if not args.runs:
+        found = results(args.repo)
     out = args.repo / args.out
     figures = []
     if study.embeddings:
@@ -138,22 +182,35 @@ def main(argv: list[str] | None = None) -> None:
         dice_bars(out / figures[-1], numbers)
     pictures = []
     for v in variants:
-        rev = found[experiment_name(v, 0)].rev
-        pictures.append((v.label, dvc.api.read(SAMPLES, repo=str(args.repo), rev=rev, mode="rb")))
+        first = experiment_name(v, seeds[0])
+        if args.runs:
+            picture = (folders[first] / SAMPLES).read_bytes()
+        else:
+            picture = dvc.api.read(SAMPLES, repo=str(args.repo), rev=found[first].rev, mode="rb")
+        pictures.append((v.label, picture))
     figures.append(f"{study.name}_samples.png")
     stacked(out / figures[-1], pictures)
     timing = (
         f"{len(grid)} experiments ({len(variants)} settings × {len(seeds)} seeds, grid "
         f"`{args.grid}`) at commit {commit}: {len(seconds)} ran now, in {wall / 60:.1f} min"
     )
+    if args.runs:
+        timing = f"Collated from {len(grid)} workspaces where `dvc repro` finished: " + ", ".join(
+            f"{name} in {folders[name]} at commit {found[name].rev}" for name in sorted(folders)
+        )
     if seconds:
         minutes = sorted(v / 60 for v in seconds.values())
         timing += (
             f" (per experiment: median {minutes[len(minutes) // 2]:.1f} min, "
             f"{minutes[0]:.1f}-{minutes[-1]:.1f})"
         )
-    timing += f"; {len(grid) - len(seconds)} were already finished."
+    if not args.runs:
+        timing += f"; {len(grid) - len(seconds)} were already finished."
     command = f"python -m pipeline.study {study.name} --seeds {args.seeds} --grid {args.grid}"
+    if args.runs:
+        command = f"python -m pipeline.study {study.name} --grid {args.grid} --runs " + " ".join(
+            str(f) for f in args.runs
+        )
     text = markdown(numbers, command, timing, figures, study.note)
     with atomic_file(out / f"{study.name}.json") as tmp:
         tmp.write_text(json.dumps(numbers, indent=2) + "\n")
