@@ -368,3 +368,19 @@ def test_workspaces_must_cover_every_setting_and_seed_once(tmp_path):
     other = _workspace(tmp_path / "c", 1, arch="two_encoder")
     with pytest.raises(experiments.StudyError, match="matches no setting"):
         main(["table1", "--runs", str(one), str(other), "--out", str(tmp_path / "out")])
+
+
+def test_the_dice_figure_marks_seeds_and_the_paper_and_prints_no_markdown():
+    from pipeline.study.figures import dice_figure
+
+    study = STUDIES["table1"]
+    paper = {"Concat": {"synthetic Dice": {"value": 0.7254, "source": "Table 1"}}}
+    numbers = collate(study, study.full[:2], [0, 1], _found(study, [0, 1]), paper)
+    numbers["rows"][0]["label"] = "Concat, `final`"
+    ax = dice_figure(numbers).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "Concat, final" in labels and "paper (its scale)" in labels
+    assert not any("`" in label for label in labels)
+    assert ax.get_title().startswith(study.title)
+    seed_dots = [c for c in ax.collections if len(c.get_offsets()) == 2]
+    assert seed_dots and all(c.get_zorder() > 2 for c in seed_dots)

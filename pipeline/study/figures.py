@@ -12,34 +12,77 @@ from PIL import Image
 from pipeline.io import atomic_file
 
 
+def plain(label: str) -> str:
+    """A row label as a figure prints it: no markdown backticks."""
+    return label.replace("`", "")
+
+
 def dice_bars(path: Path, numbers: dict) -> None:
-    """Grouped bars of every Dice column: mean over seeds, ± std, each seed as a dot; the paper's
-    value, where transcribed, as a black diamond."""
+    """Write `dice_figure` as a PNG."""
+    with atomic_file(path) as tmp:
+        dice_figure(numbers).savefig(tmp, format="png", dpi=110)
+
+
+def dice_figure(numbers: dict) -> Figure:
+    """Grouped bars of every Dice column: mean over seeds with its ± std, each seed as a dot
+    spread across its bar, and the paper's value, where it prints one, as a hollow diamond."""
     columns = [c for c in numbers["columns"] if c.endswith("Dice")]
     table = numbers["rows"]
     width = 0.8 / len(table)
-    fig = Figure(figsize=(3.6 + 2.2 * len(columns), 4.2), layout="constrained")
+    fig = Figure(figsize=(3.6 + 2.2 * len(columns), 4.4), layout="constrained")
     ax = fig.subplots()
+    paper_shown = False
     for i, row in enumerate(table):
         x = np.arange(len(columns)) + (i - (len(table) - 1) / 2) * width
         cells = [row["cells"].get(c) for c in columns]
         means = [c["mean"] if c else np.nan for c in cells]
         stds = [c["std"] if c else 0 for c in cells]
-        bars = ax.bar(x, means, width, yerr=stds, capsize=2, label=row["label"])
+        ax.bar(
+            x,
+            means,
+            width,
+            yerr=stds,
+            capsize=2,
+            label=plain(row["label"]),
+            alpha=0.85,
+            error_kw={"elinewidth": 0.8, "ecolor": "0.3"},
+        )
         for xi, cell in zip(x, cells, strict=True):
             if cell:
-                ax.plot([xi] * cell["n"], cell["values"], ".", color="k", ms=3)
-        paper = [row["paper"].get(c, {}).get("value") for c in columns]
-        for xi, value in zip(x, paper, strict=True):
+                offsets = np.linspace(-0.25, 0.25, cell["n"]) * width if cell["n"] > 1 else [0]
+                ax.scatter(
+                    xi + np.asarray(offsets),
+                    cell["values"],
+                    s=14,
+                    c="white",
+                    edgecolors="k",
+                    linewidths=0.8,
+                    zorder=3,
+                )
+        for xi, c in zip(x, columns, strict=True):
+            value = row["paper"].get(c, {}).get("value")
             if value is not None:
-                ax.plot(xi, float(value), "D", color="k", ms=5)
-        bars.set_label(row["label"])
+                ax.scatter(
+                    xi,
+                    float(value),
+                    s=40,
+                    marker="D",
+                    facecolors="none",
+                    edgecolors="k",
+                    linewidths=1.2,
+                    zorder=4,
+                    label=None if paper_shown else "paper (its scale)",
+                )
+                paper_shown = True
     ax.set_xticks(np.arange(len(columns)), columns)
-    ax.set_ylabel("Dice (GWHD test quadrants)")
-    ax.set_title(f"{numbers['study']}: mean ± std over seeds {numbers['seeds']} (dots: seeds)")
+    ax.set_ylabel("Dice on the GWHD test quadrants")
+    seeds = numbers["seeds"]
+    ax.set_title(
+        f"{numbers['title']}: Dice, mean ± std over {len(seeds)} seeds (dots: each seed)",
+        fontsize=10,
+    )
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    with atomic_file(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
+    return fig
 
 
 def stacked(path: Path, pictures: list[tuple[str, bytes]]) -> None:
