@@ -384,3 +384,44 @@ def test_the_dice_figure_marks_seeds_and_the_paper_and_prints_no_markdown():
     assert ax.get_title().startswith(study.title)
     seed_dots = [c for c in ax.collections if len(c.get_offsets()) == 2]
     assert seed_dots and all(c.get_zorder() > 2 for c in seed_dots)
+
+
+def test_the_zoomed_figure_shows_each_settings_crop_and_its_difference():
+    from pipeline.study.figures import zoomed_figure
+
+    a = np.zeros((8, 8, 3), np.uint8)
+    b = a.copy()
+    b[0, 0] = 40  # 120 grey levels over 192 values
+    titles = [ax.get_title("left") for ax in zoomed_figure([("DDPM `25`", a), ("DDIM 25", b)]).axes]
+    assert titles[0] == "DDPM 25" and titles[2] == "DDIM 25"
+    assert "mean 0.0 grey levels" in titles[1] and "mean 0.6 grey levels" in titles[3]
+
+
+def test_no_two_committed_study_figures_are_identical():
+    import hashlib
+    from pathlib import Path
+
+    figures = sorted(Path(__file__).parents[1].glob("reports/studies/*.png"))
+    digests = {}
+    for figure in figures:
+        digests.setdefault(hashlib.sha256(figure.read_bytes()).hexdigest(), []).append(figure.name)
+    assert figures and all(len(names) == 1 for names in digests.values()), digests
+
+
+def test_sr_steps_from_workspaces_draws_one_pair_enlarged_per_setting(tmp_path):
+    from pipeline.study.__main__ import main
+
+    runs = []
+    for variant in STUDIES["sr_steps"].reduced:
+        folder = _workspace(tmp_path / variant.slug, 0)
+        params = yaml.safe_load((folder / "params.yaml").read_text())
+        params["generate"] = {k.split(".")[1]: yaml.safe_load(v) for k, v in variant.params.items()}
+        (folder / "params.yaml").write_text(yaml.safe_dump(params))
+        pair = folder / "data/generated/images/gen_000000.png"
+        pair.parent.mkdir(parents=True)
+        Image.new("RGB", (16, 16), (len(runs) * 30, 0, 0)).save(pair)
+        runs.append(folder)
+    out = tmp_path / "out"
+    main(["sr_steps", "--runs", *map(str, runs), "--out", str(out)])
+    assert "sr_steps_samples.png" in (out / "sr_steps.md").read_text()
+    assert Image.open(out / "sr_steps_samples.png").size[1] > 1000  # six rows

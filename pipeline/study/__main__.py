@@ -4,6 +4,7 @@ DVC experiment grid, wait for it, and write reports/studies/NAME.{md,json} and i
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import subprocess
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 
 import dvc.api
+import numpy as np
+from PIL import Image
 
 from pipeline import artifacts
 from pipeline.errors import ParamsError, run_stage
@@ -33,11 +36,18 @@ from pipeline.study.experiments import (
     run,
     workspace_result,
 )
-from pipeline.study.figures import dice_bars, stacked
+from pipeline.study.figures import dice_bars, stacked, zoomed
 from pipeline.study.grids import EMBEDDINGS, SECONDS_PER_PAIR, STUDIES, TIMING, Study, Variant
 from pipeline.study.timing import seconds_per_pair
 
 SAMPLES = artifacts.GENERATED_PAIRS.as_posix()
+FIRST_PAIR = (artifacts.GENERATED / "images/gen_000000.png").as_posix()
+
+
+def quarter(png: bytes) -> np.ndarray:
+    """The top-left quarter of an RGB image file's pixels."""
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    return image[: image.shape[0] // 2, : image.shape[1] // 2]
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -180,16 +190,19 @@ def main(argv: list[str] | None = None) -> None:
     if any(c.endswith("Dice") for c in numbers["columns"]):
         figures.append(f"{study.name}.png")
         dice_bars(out / figures[-1], numbers)
-    pictures = []
-    for v in variants:
-        first = experiment_name(v, seeds[0])
-        if args.runs:
-            picture = (folders[first] / SAMPLES).read_bytes()
+    if study.samples != "none":
+
+        def read(v: Variant, path: str) -> bytes:
+            first = experiment_name(v, seeds[0])
+            if args.runs:
+                return (folders[first] / path).read_bytes()
+            return dvc.api.read(path, repo=str(args.repo), rev=found[first].rev, mode="rb")
+
+        figures.append(f"{study.name}_samples.png")
+        if study.samples == "zoom":
+            zoomed(out / figures[-1], [(v.label, quarter(read(v, FIRST_PAIR))) for v in variants])
         else:
-            picture = dvc.api.read(SAMPLES, repo=str(args.repo), rev=found[first].rev, mode="rb")
-        pictures.append((v.label, picture))
-    figures.append(f"{study.name}_samples.png")
-    stacked(out / figures[-1], pictures)
+            stacked(out / figures[-1], [(v.label, read(v, SAMPLES)) for v in variants])
     timing = (
         f"{len(grid)} experiments ({len(variants)} settings × {len(seeds)} seeds, grid "
         f"`{args.grid}`) at commit {commit}: {len(seconds)} ran now, in {wall / 60:.1f} min"

@@ -54,6 +54,8 @@ class Study:
     timing: bool = False  # time each experiment's generation settings on this machine
     note: str = ""  # what the reader must know to read the table
     demo_cost: str = "not measured yet"  # minutes per experiment, demo profile, 2-core CPU
+    samples: str = "pairs"  # pairs: each setting's generated pairs; zoom: one pair enlarged with
+    # its difference to the first setting's (settings that differ in detail only); none
 
     def variants(self, grid: str) -> tuple[Variant, ...]:
         return self.full if grid == "full" else self.reduced
@@ -175,6 +177,7 @@ STUDIES = {
             ),
             columns=DOWNSTREAM + COHERENCE_COLUMNS,
             demo_cost="under 1 (DDPM 25) to 8.5 (DDPM 100) min per experiment (generate onwards)",
+            samples="zoom",
         ),
         Study(
             "weight_selection",
@@ -198,6 +201,7 @@ STUDIES = {
             ),
             embeddings=True,
             demo_cost="1.5 min for all 9 (it reads weight_selection's experiments)",
+            samples="none",  # its PCA figure shows the images; the pairs are weight_selection's
             note=(
                 "Embedding network: the deepest encoder features, averaged over space, of"
                 " `models/pseudo_labeler` (the U-Net trained on copy-paste pairs and self-trained"
