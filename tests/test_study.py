@@ -425,3 +425,15 @@ def test_sr_steps_from_workspaces_draws_one_pair_enlarged_per_setting(tmp_path):
     main(["sr_steps", "--runs", *map(str, runs), "--out", str(out)])
     assert "sr_steps_samples.png" in (out / "sr_steps.md").read_text()
     assert Image.open(out / "sr_steps_samples.png").size[1] > 1000  # six rows
+
+
+def test_settings_that_generated_the_same_images_are_named_together():
+    from pipeline.study.__main__ import same_images
+
+    a, b = np.zeros((2, 4, 4, 3), np.uint8), np.ones((2, 4, 4, 3), np.uint8)
+    panels = [(label, None, None, images) for label, images in (("final", a), ("best_val", a))]
+    assert same_images([*panels, ("min_jsd", None, None, b)], 0) == (
+        "In seed 0, final and best_val generated exactly the same images (the rule kept the"
+        " same weights), so their panels are the same."
+    )
+    assert same_images([panels[0], ("min_jsd", None, None, b)], 0) == ""

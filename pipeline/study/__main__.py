@@ -97,9 +97,10 @@ def embedding_figure(
     variants: tuple[Variant, ...],
     seeds: list[int],
     found: dict[str, Result],
-) -> str:
+) -> tuple[str, str]:
     """Embed every experiment's generated images beside its training crops; add spread and
-    coverage to its metrics and draw the seed-0 experiments' PCA panels."""
+    coverage to its metrics and draw the seed-0 experiments' PCA panels. Returns the figure's
+    name and what the reader must know about it."""
     panels = []
     for s in seeds:
         for v in variants:
@@ -114,7 +115,27 @@ def embedding_figure(
                 panels.append((v.label, reference, generated, images))
     name = f"{study.name}_pca.png"
     scatter(out / name, panels)
-    return name
+    return name, same_images(panels, seeds[0])
+
+
+def same_images(panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], seed: int) -> str:
+    """A sentence naming the settings whose generated images are identical (the same weights
+    kept), so that a reader knows why their panels look alike; empty when all differ."""
+    groups: list[list[int]] = []
+    for i, (_, _, _, images) in enumerate(panels):
+        for group in groups:
+            if np.array_equal(panels[group[0]][3], images):
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    alike = [" and ".join(panels[i][0] for i in g) for g in groups if len(g) > 1]
+    if not alike:
+        return ""
+    return (
+        f"In seed {seed}, {'; '.join(alike)} generated exactly the same images (the rule kept the"
+        " same weights), so their panels are the same."
+    )
 
 
 def finished_runs(
@@ -165,8 +186,11 @@ def main(argv: list[str] | None = None) -> None:
         found = results(args.repo)
     out = args.repo / args.out
     figures = []
+    note = study.note
     if study.embeddings:
-        figures.append(embedding_figure(args.repo, out, study, variants, seeds, found))
+        name, alike = embedding_figure(args.repo, out, study, variants, seeds, found)
+        figures.append(name)
+        note = f"{note} {alike}".strip()
     if study.timing:
         for e in grid:
             found[e.name].metrics[TIMING] = {
@@ -224,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         command = f"python -m pipeline.study {study.name} --grid {args.grid} --runs " + " ".join(
             str(f) for f in args.runs
         )
-    text = markdown(numbers, command, timing, figures, study.note)
+    text = markdown(numbers, command, timing, figures, note)
     with atomic_file(out / f"{study.name}.json") as tmp:
         tmp.write_text(json.dumps(numbers, indent=2) + "\n")
     with atomic_file(out / f"{study.name}.md") as tmp:
