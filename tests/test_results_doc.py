@@ -43,7 +43,7 @@ def test_a_table_gives_mean_and_spread_and_the_papers_values_by_row_label():
     assert "| row | synthetic | + GWHD | paper: synthetic / + GWHD |" in text
     assert "| Concat | 0.500 ± 0.010 | — | 0.725 / 0.758 |" in text  # paper.yaml's Concat
     assert "| ours only | — | 0.500 |  |" in text
-    assert "seeds 0, 1, from `reports/x.json` (commit abc1234)" in text
+    assert "seeds 0, 1, from `reports/x.json` (written at commit abc1234)" in text
 
 
 def test_check_names_a_stale_page_and_a_run_rewrites_it(tmp_path):

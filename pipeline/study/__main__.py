@@ -235,6 +235,12 @@ def main(argv: list[str] | None = None) -> None:
         timing = f"Collated from {len(grid)} workspaces where `dvc repro` finished: " + ", ".join(
             f"{name} in {folders[name]} at commit {found[name].rev}" for name in sorted(folders)
         )
+        first = found[sorted(folders)[0]].params
+        timing += (
+            f". Their params.yaml: data from `{param(first, 'data.root')}`, generator"
+            f" {param(first, 'prepare.gen_size')} px, super-resolver"
+            f" {param(first, 'prepare.sr_size')} px, {param(first, 'generate.n')} generated pairs."
+        )
     if seconds:
         minutes = sorted(v / 60 for v in seconds.values())
         timing += (
