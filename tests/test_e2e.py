@@ -99,26 +99,30 @@ def reproduced(studied, repro_log) -> Path:
     return studied
 
 
-def test_repro_writes_every_stage_output(reproduced):
-    repo = reproduced
-    demo = repo / "data/demo"
+def test_demo_field_writes_videos_annotated_frames_and_gwhd_sets(reproduced):
+    demo = reproduced / "data/demo"
     assert sorted(p.name for p in (demo / "videos").iterdir()) == ["video_00.mp4"]
     assert len(list((demo / "annotated/images").iterdir())) == 2
     assert len(pd.read_csv(demo / "gwhd/test/domains.csv")) == 18
 
+
+def test_frames_and_copy_paste_pairs_and_crops(reproduced):
+    repo = reproduced
     frames = pd.read_csv(repo / "data/frames/manifest.csv")
     assert len(frames) == 4 and frames["frame"].tolist() == [0, 2, 4, 6]
-
     copy_paste = pd.read_csv(repo / "data/copy_paste/manifest.csv")
     assert len(copy_paste) == 12 and (copy_paste["mask_fraction"] > 0).all()
     crops = pd.read_csv(repo / "data/copy_paste_crops/manifest.csv")  # generate.n at sr_size
     assert len(crops) == 12 and crops["mask_fraction"].between(0, 1).all()
     assert Image.open(repo / "data/copy_paste_crops" / crops["image"][0]).size == (32, 32)
 
+
+def test_labeler_and_self_trained_pseudo_labels(reproduced):
+    repo = reproduced
     metrics = json.loads((repo / "dvclive/train_labeler/metrics.json").read_text())
     assert 0 <= metrics["val"]["dice"] <= 1
     assert (repo / "models/labeler/model.safetensors").is_file()
-
+    frames = pd.read_csv(repo / "data/frames/manifest.csv")
     pseudo = pd.read_csv(repo / "data/pseudo/manifest.csv")
     assert pseudo["id"].tolist() == frames["id"].tolist()
     labelling = json.loads((repo / "dvclive/pseudo_label/metrics.json").read_text())
@@ -129,6 +133,9 @@ def test_repro_writes_every_stage_output(reproduced):
         repo / "models/labeler/model.safetensors"
     ).read_bytes()  # one self-training round
 
+
+def test_prepared_crops_split_by_segment_binary_masks(reproduced):
+    repo = reproduced
     crops = pd.read_csv(repo / "data/prepared/crops.csv")
     assert (crops.groupby("segment")["split"].nunique() == 1).all()
     assert (crops.groupby("segment")["source"].nunique() == 1).all()
@@ -139,7 +146,11 @@ def test_repro_writes_every_stage_output(reproduced):
             packed = np.load(repo / f"data/prepared/{split}_{size}.npy", mmap_mode="r")
             assert packed.shape == (n, size, size, 4) and packed.dtype == np.uint8
             assert set(np.unique(packed[..., 3])) <= {0, 255}
-    for name in (
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
         "demo_field",
         "copy_paste",
         "pseudo_label",
@@ -147,9 +158,14 @@ def test_repro_writes_every_stage_output(reproduced):
         "gen_samples",
         "generated_pairs",
         "sr_compare",
-    ):
-        assert (repo / f"reports/{name}.png").stat().st_size > 1000
+    ],
+)
+def test_report_figure_is_written(reproduced, name):
+    assert (reproduced / f"reports/{name}.png").stat().st_size > 1000
 
+
+def test_generator_keeps_three_weights_and_passes_the_selected_one(reproduced):
+    repo = reproduced
     gen = json.loads((repo / "dvclive/train_gen/metrics.json").read_text())
     assert gen["val"]["loss"] > 0 and 0 <= gen["jsd"] <= 1
     for name in ("final", "best_val", "min_jsd"):
@@ -158,11 +174,16 @@ def test_repro_writes_every_stage_output(reproduced):
         repo / "models/gen/min_jsd/model.safetensors"
     ).read_bytes()
 
-    sr = json.loads((repo / "dvclive/train_sr/metrics.json").read_text())
+
+def test_super_resolver_scores_and_weights(reproduced):
+    sr = json.loads((reproduced / "dvclive/train_sr/metrics.json").read_text())
     assert sr["sr"]["psnr"] > 0 and 0 <= sr["sr"]["mask_dice"] <= 1
     for name in ("final", "best_val"):
-        assert (repo / f"models/sr/{name}/model.safetensors").is_file()
+        assert (reproduced / f"models/sr/{name}/model.safetensors").is_file()
 
+
+def test_generated_pairs_have_binary_masks_and_a_coherence_score(reproduced):
+    repo = reproduced
     generated = pd.read_csv(repo / "data/generated/manifest.csv")
     assert generated["index"].tolist() == list(range(12))
     for path in generated["mask"]:
@@ -174,10 +195,30 @@ def test_repro_writes_every_stage_output(reproduced):
     histogram = json.loads((repo / "dvclive/coherence/plots/custom/mask_fraction.json").read_text())
     assert sum(row["generated"] for row in histogram) == pytest.approx(1)
 
+
+def test_agree_keeps_every_pair_with_its_teacher_dice_and_the_rows_train(reproduced):
+    repo = reproduced
+    generated = pd.read_csv(repo / "data/generated/manifest.csv")
+    agreed = pd.read_csv(repo / "data/agreed/manifest.csv")  # agree.quantile 0 keeps every pair
+    assert agreed["id"].tolist() == generated["id"].tolist()
+    assert agreed["teacher_dice"].between(0, 1).all()
+    assert "lowres_image" not in agreed  # only what the folder holds
+    agreement = json.loads((repo / "dvclive/agree/metrics.json").read_text())
+    assert agreement["kept"] == 1 and 0 <= agreement["teacher_dice"]["training"] <= 1
+    for row in ("pseudo", "copy_paste", "pseudo_synthset"):
+        run = json.loads((repo / f"dvclive/train_seg_{row}/metrics.json").read_text())
+        assert run["train"]["loss"] > 0
+
+
+def test_every_table1_model_is_evaluated_and_reported(reproduced):
+    repo = reproduced
     evaluated = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["evaluate"]["foreach"]
     assert set(evaluated) == {model_name(r, c) for r, columns in ROWS.items() for c in columns}
-    for folder in evaluated.values():
+    for name, folder in evaluated.items():
         assert (repo / folder / "model.safetensors").is_file()
+        scores = json.loads((repo / f"dvclive/evaluate_{name}/metrics.json").read_text())
+        keys = {"dice", "iou", "precision", "recall", "mask_fraction", "target_mask_fraction"}
+        assert set(scores) >= keys and all(0 <= scores[k] <= 1 for k in keys)
     table = json.loads((repo / "reports/table1.json").read_text())
     assert set(table) == set(ROWS)
     for row, cells in table.items():
@@ -193,15 +234,6 @@ def test_repro_writes_every_stage_output(reproduced):
         (repo / "dvclive/evaluate_synthset_gwhd/plots/custom/domains.json").read_text()
     )
     assert len(per_domain) == 18 and all(0 <= r["dice"] <= 1 for r in per_domain)
-    for row in ("pseudo", "copy_paste", "pseudo_synthset"):
-        run = json.loads((repo / f"dvclive/train_seg_{row}/metrics.json").read_text())
-        assert run["train"]["loss"] > 0
-    agreed = pd.read_csv(repo / "data/agreed/manifest.csv")  # agree.quantile 0 keeps every pair
-    assert agreed["id"].tolist() == generated["id"].tolist()
-    assert agreed["teacher_dice"].between(0, 1).all()
-    assert "lowres_image" not in agreed  # only what the folder holds
-    agreement = json.loads((repo / "dvclive/agree/metrics.json").read_text())
-    assert agreement["kept"] == 1 and 0 <= agreement["teacher_dice"]["training"] <= 1
 
 
 def test_second_repro_does_nothing_and_status_is_clean(reproduced):
@@ -464,8 +496,10 @@ def test_long_stages_resume_after_sigint_and_sigterm_to_identical_outputs(reprod
 
 
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data folder {REAL_DATA} absent")
-def test_real_data_path(reproduced):
-    repo = reproduced
+def test_real_data_path(reproduced, tmp_path):
+    """In a copy of the reproduced repository (the module's workspace stays as it was)."""
+    repo = tmp_path / "real"
+    shutil.copytree(reproduced, repo, symlinks=True, ignore=shutil.ignore_patterns("tmp"))
     _run(
         repo,
         sys.executable,
