@@ -241,6 +241,29 @@ def test_second_repro_does_nothing_and_status_is_clean(reproduced):
     assert UP_TO_DATE in _dvc(reproduced, "status")
 
 
+def test_a_fresh_clone_pulls_every_output_from_a_dvc_remote_and_reruns_nothing(
+    reproduced, tmp_path
+):
+    """A team's round trip: push every output to a DVC remote (a local folder here), clone the
+    git repository elsewhere, `dvc pull`: the clone is complete, its status clean, its reports
+    those of the original, and `dvc repro` runs nothing. A stage that wrote a file downstream
+    stages need outside its declared outs would fail here."""
+    origin = tmp_path / "origin"
+    shutil.copytree(reproduced, origin, symlinks=True, ignore=shutil.ignore_patterns("tmp"))
+    _run(origin, "git", "add", "-A")
+    _run(origin, "git", "commit", "-qm", "reproduced")
+    _dvc(origin, "remote", "add", "-d", "shared", str(tmp_path / "remote"))
+    _run(origin, "git", "commit", "-qam", "a shared DVC remote")
+    _dvc(origin, "push")
+    clone = tmp_path / "clone"
+    _run(tmp_path, "git", "clone", "-q", str(origin), str(clone))
+    _dvc(clone, "pull")
+    assert UP_TO_DATE in _dvc(clone, "status")
+    assert UP_TO_DATE in _dvc(clone, "repro")
+    for report in ("reports/table1.json", "reports/report.md", "dvclive/train_gen/metrics.json"):
+        assert (clone / report).read_bytes() == (origin / report).read_bytes(), report
+
+
 def _would_rerun(repo: Path, **overrides) -> set[str]:
     """The stages `dvc repro` would run after these params edits: the stages whose declared
     params changed (`dvc status`) and everything downstream of them (`dvc dag`)."""
