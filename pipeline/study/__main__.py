@@ -7,7 +7,6 @@ import argparse
 import io
 import json
 import logging
-import subprocess
 import time
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from pipeline.study.experiments import (
     param,
     results,
     run,
+    short_commit,
     workspace_result,
 )
 from pipeline.study.figures import dice_bars, stacked, zoomed
@@ -140,9 +140,9 @@ def same_images(panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], se
 
 def finished_runs(
     study: Study, variants: tuple[Variant, ...], runs: list[Path]
-) -> tuple[dict[str, Result], dict[str, Path]]:
+) -> tuple[dict[str, Result], dict[str, Path], list[int]]:
     """The workspaces read as the study's experiments, named by the setting and seed their
-    params.yaml holds; every setting must have the same seeds."""
+    params.yaml holds, with their folders and seeds; every setting must have the same seeds."""
     files = {c.file for c in study.columns}
     found, folders = {}, {}
     for folder in runs:
@@ -159,7 +159,7 @@ def finished_runs(
     missing = [name for name in missing if name not in found]
     if missing:
         raise StudyError(f"--runs: no workspace ran {', '.join(missing)}")
-    return found, folders
+    return found, folders, seeds
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -172,8 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     variants = study.variants(args.grid)
     seeds = list(range(args.seeds))
     if args.runs:
-        found, folders = finished_runs(study, variants, args.runs)
-        seeds = sorted({int(param(r.params, "seed")) for r in found.values()})
+        found, folders, seeds = finished_runs(study, variants, args.runs)
     grid = [
         Experiment(experiment_name(v, s), {**v.params, "seed": str(s)})
         for s in seeds
@@ -199,9 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     numbers = collate(study, variants, seeds, found, paper_numbers(study.name))
     if study.timing:
         numbers["fastest"] = fastest_not_worse(numbers, SECONDS_PER_PAIR)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=args.repo, capture_output=True, text=True
-    ).stdout.strip()
+    commit = short_commit(args.repo)
     numbers |= {
         "grid": args.grid,
         "commit": commit,
@@ -227,33 +224,31 @@ def main(argv: list[str] | None = None) -> None:
             zoomed(out / figures[-1], [(v.label, quarter(read(v, FIRST_PAIR))) for v in variants])
         else:
             stacked(out / figures[-1], [(v.label, read(v, SAMPLES)) for v in variants])
-    timing = (
-        f"{len(grid)} experiments ({len(variants)} settings × {len(seeds)} seeds, grid "
-        f"`{args.grid}`) at commit {commit}: {len(seconds)} ran now, in {wall / 60:.1f} min"
-    )
     if args.runs:
-        timing = f"Collated from {len(grid)} workspaces where `dvc repro` finished: " + ", ".join(
-            f"{name} in {folders[name]} at commit {found[name].rev}" for name in sorted(folders)
-        )
         first = found[sorted(folders)[0]].params
-        timing += (
-            f". Their params.yaml: data from `{param(first, 'data.root')}`, generator"
+        timing = (
+            f"Collated from {len(grid)} workspaces where `dvc repro` finished: "
+            + ", ".join(f"{n} in {folders[n]} at commit {found[n].rev}" for n in sorted(folders))
+            + f". Their params.yaml: data from `{param(first, 'data.root')}`, generator"
             f" {param(first, 'prepare.gen_size')} px, super-resolver"
             f" {param(first, 'prepare.sr_size')} px, {param(first, 'generate.n')} generated pairs."
         )
-    if seconds:
-        minutes = sorted(v / 60 for v in seconds.values())
-        timing += (
-            f" (per experiment: median {minutes[len(minutes) // 2]:.1f} min, "
-            f"{minutes[0]:.1f}-{minutes[-1]:.1f})"
-        )
-    if not args.runs:
-        timing += f"; {len(grid) - len(seconds)} were already finished."
-    command = f"python -m pipeline.study {study.name} --seeds {args.seeds} --grid {args.grid}"
-    if args.runs:
         command = f"python -m pipeline.study {study.name} --grid {args.grid} --runs " + " ".join(
             str(f) for f in args.runs
         )
+    else:
+        timing = (
+            f"{len(grid)} experiments ({len(variants)} settings × {len(seeds)} seeds, grid "
+            f"`{args.grid}`) at commit {commit}: {len(seconds)} ran now, in {wall / 60:.1f} min"
+        )
+        if seconds:
+            minutes = sorted(v / 60 for v in seconds.values())
+            timing += (
+                f" (per experiment: median {minutes[len(minutes) // 2]:.1f} min, "
+                f"{minutes[0]:.1f}-{minutes[-1]:.1f})"
+            )
+        timing += f"; {len(grid) - len(seconds)} were already finished."
+        command = f"python -m pipeline.study {study.name} --seeds {args.seeds} --grid {args.grid}"
     text = markdown(numbers, command, timing, figures, note)
     with atomic_file(out / f"{study.name}.json") as tmp:
         tmp.write_text(json.dumps(numbers, indent=2) + "\n")

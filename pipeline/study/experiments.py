@@ -86,6 +86,13 @@ def matches(result: Result, experiment: Experiment) -> bool:
     )
 
 
+def short_commit(folder: Path) -> str:
+    """The abbreviated commit a git workspace has checked out ("" outside git)."""
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True, text=True
+    ).stdout.strip()
+
+
 def workspace_result(folder: Path, files: set[str]) -> Result:
     """A workspace where `dvc repro` finished, read like an experiment: its params.yaml, the
     metrics `files` it holds, and its commit."""
@@ -93,10 +100,7 @@ def workspace_result(folder: Path, files: set[str]) -> Result:
         raise StudyError(f"{folder} is not a finished workspace: it has no params.yaml")
     params = yaml.safe_load((folder / "params.yaml").read_text())
     metrics = {f: json.loads((folder / f).read_text()) for f in files if (folder / f).is_file()}
-    rev = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True, text=True
-    ).stdout.strip()
-    return Result(folder.name, rev, params, metrics)
+    return Result(folder.name, short_commit(folder), params, metrics)
 
 
 def queue_status(repo: Path) -> tuple[dict[str, str], int]:

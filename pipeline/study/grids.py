@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pipeline import artifacts
 from pipeline.artifacts import COLUMNS, ROW_NAMES
@@ -54,8 +55,9 @@ class Study:
     timing: bool = False  # time each experiment's generation settings on this machine
     note: str = ""  # what the reader must know to read the table
     demo_cost: str = "not measured yet"  # minutes per experiment, demo profile, 2-core CPU
-    samples: str = "pairs"  # pairs: each setting's generated pairs; zoom: one pair enlarged with
-    # its difference to the first setting's (settings that differ in detail only); none
+    # pairs: each setting's generated pairs; zoom: one pair enlarged with its difference to the
+    # first setting's (settings that differ in detail only); none
+    samples: Literal["pairs", "zoom", "none"] = "pairs"
 
     def variants(self, grid: str) -> tuple[Variant, ...]:
         return self.full if grid == "full" else self.reduced
