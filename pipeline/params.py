@@ -473,10 +473,13 @@ class DistParams:
     """How many processes the trainers run under torchrun (one per GPU)."""
 
     nproc: int = 1
-    """Processes of the stages launched through torchrun (one per GPU); 1 runs in place."""
+    """Processes per node of the stages launched through torchrun (one per GPU); 1 runs in place."""
+    nnodes: int = 1
+    """Nodes those stages span (c10d rendezvous at PET_RDZV_ENDPOINT or MASTER_ADDR)."""
 
     def check(self, section: str) -> None:
         _positive(self, section, "nproc")
+        _positive(self, section, "nnodes")
 
 
 @dataclass(frozen=True)

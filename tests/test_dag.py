@@ -94,11 +94,12 @@ def _stage_bodies() -> dict[str, dict]:
 
 
 def stage_module(cmd: str | list[str]) -> str | None:
-    """The `-m pipeline...` module a stage command runs, if any (behind `-m pipeline.launch N`)."""
+    """The `-m pipeline...` module a stage command runs, if any (behind `-m pipeline.launch
+    [--nnodes N] NPROC`)."""
     text = " ".join(cmd) if isinstance(cmd, list) else cmd
     match = STAGE_MODULE.search(text)
     if match and match.group(1) == LAUNCHER:
-        return text[match.end() :].split()[1]
+        return next(w for w in text[match.end() :].split() if w.startswith(PACKAGE + "."))
     return match.group(1) if match else None
 
 
