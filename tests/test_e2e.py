@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -358,6 +359,42 @@ def test_what_the_study_ran_is_never_trained_again(study, repro_log):
     assert "Running stage" not in repro_log and "is cached - skipping run" in repro_log
     out = _run(study, sys.executable, "-m", "pipeline.study", "table1", "--seeds", "2")
     assert "0 experiments queued, 2 already finished" in out
+
+
+def _machine(tmp_path: Path, name: str, bare: Path, cache: Path | None) -> Path:
+    """A clone of the shared git remote with the shared DVC remote; `cache`: reuse that cache
+    (its run-cache restores what the study trained instead of training it again)."""
+    clone = tmp_path / name
+    _run(tmp_path, "git", "clone", "-q", str(bare), str(clone))
+    _dvc(clone, "remote", "add", "--local", "-d", "shared", str(tmp_path / "dvc-remote"))
+    if cache:
+        _dvc(clone, "cache", "dir", "--local", str(cache))
+    return clone
+
+
+def test_a_study_sharded_over_two_machines_collates_to_the_one_machine_report(study, tmp_path):
+    """Two clones run a shard each and push it (a bare git repository and a local folder stand
+    for the team's git and DVC remotes); a third clone collates. It names a missing shard, and
+    with both writes the rows of the one-machine study (same machine: the same numbers)."""
+    bare = tmp_path / "shared.git"
+    _run(tmp_path, "git", "clone", "-q", "--bare", str(study), str(bare))
+    cache = study / ".dvc/cache"
+    study_args = (sys.executable, "-m", "pipeline.study", "table1", "--seeds", "2")
+    _run(_machine(tmp_path, "a", bare, cache), *study_args, "--shard", "1/2", threads=1)
+    collator = _machine(tmp_path, "c", bare, None)
+    done = subprocess.run([*study_args, "--collate"], cwd=collator, capture_output=True, text=True)
+    assert done.returncode != 0 and "has no concat-s1" in done.stderr, done.stderr
+    _run(_machine(tmp_path, "b", bare, cache), *study_args, "--shard", "2/2", threads=1)
+    _run(collator, *study_args, "--collate")
+    one = json.loads((study / "reports/studies/table1.json").read_text())
+    sharded = json.loads((collator / "reports/studies/table1.json").read_text())
+    assert sharded["rows"] == one["rows"]
+    hosts = {e["host"] for e in sharded["experiments"].values()}
+    assert hosts == {socket.gethostname()}
+    assert (
+        f"Machines: {socket.gethostname()} (2)"
+        in (collator / "reports/studies/table1.md").read_text()
+    )
 
 
 def test_ci_report_renders_the_metrics_and_plots_that_changed(study, tmp_path):

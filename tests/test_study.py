@@ -3,9 +3,11 @@ differences are right, the report shows every row and column and labels the pape
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import subprocess
 import time
 
 import numpy as np
@@ -15,6 +17,7 @@ import yaml
 from PIL import Image
 
 from pipeline.checkpoints import save_model
+from pipeline.errors import ParamsError
 from pipeline.params import load_params
 from pipeline.segmentation import SegModelConfig, build_unet
 from pipeline.study import experiments
@@ -31,6 +34,9 @@ from pipeline.study.embeddings import spread as embedding_spread
 from pipeline.study.experiments import Experiment, Result, matches
 from pipeline.study.grids import COHERENCE, STUDIES, TABLE1
 from tests.conftest import ROOT
+
+GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(STUDIES))
@@ -438,3 +444,62 @@ def test_settings_that_generated_the_same_images_are_named_together():
         " same weights), so their panels are the same."
     )
     assert same_images([panels[0], ("min_jsd", None, None, b)], 0) == ""
+
+
+def test_shards_split_the_grid_so_that_each_experiment_runs_exactly_once():
+    from pipeline.study.sharing import parse_shard, shard
+
+    grid = [Experiment(f"e{i}", {}) for i in range(7)]
+    shares = [shard(grid, *parse_shard(f"{i}/3")) for i in (1, 2, 3)]
+    assert sorted(e.name for share in shares for e in share) == sorted(e.name for e in grid)
+    assert [len(share) for share in shares] == [3, 2, 2]
+    for bad in ("0/2", "3/2", "1-2", "x"):
+        with pytest.raises(ParamsError, match="--shard"):
+            parse_shard(bad)
+
+
+def test_an_experiment_records_the_host_that_ran_it(tmp_path):
+    from pipeline.study.experiments import MESSAGE, host
+
+    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "baseline"]):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, env=GIT_ENV)
+    assert host(tmp_path, Result("x", "HEAD", {}, {})) == ""
+    text = MESSAGE.format(name="concat-s0", host="gpu-node-7")
+    subprocess.run(
+        ["git", "commit", "-q", "--allow-empty", "-m", text], cwd=tmp_path, check=True, env=GIT_ENV
+    )
+    assert host(tmp_path, Result("x", "HEAD", {}, {})) == "gpu-node-7"
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 20), (90, 0, 0)).save(buffer, format="png")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["queue", "collate"])
+def test_a_queued_or_collated_study_reports_its_timing_and_machines(mode, tmp_path, monkeypatch):
+    import dvc.api
+
+    from pipeline.study import __main__ as study_main
+
+    found = {n: _result(n, s, 0.0) for s, n in enumerate(("concat-s0", "concat-s1"))}
+    pulled = []
+    monkeypatch.setattr(study_main, "run", lambda repo, grid, jobs: {"concat-s0": 120.0})
+    monkeypatch.setattr(study_main, "pull", lambda repo, remote, names: pulled.append(names))
+    monkeypatch.setattr(study_main, "results", lambda repo: found)
+    monkeypatch.setattr(study_main, "host", lambda repo, r: {"concat-s0": "gpu-a"}.get(r.name, ""))
+    monkeypatch.setattr(dvc.api, "read", lambda *a, **kw: _png())
+    extra = ["--collate"] if mode == "collate" else []
+    study_main.main(["table1", "--seeds", "2", "--repo", str(tmp_path), *extra])
+    numbers = json.loads((tmp_path / "reports/studies/table1.json").read_text())
+    assert {n: e["host"] for n, e in numbers["experiments"].items()} == {
+        "concat-s0": "gpu-a",
+        "concat-s1": "",
+    }
+    text = (tmp_path / "reports/studies/table1.md").read_text()
+    assert "Machines: gpu-a (1), not recorded (1)." in text
+    if mode == "collate":
+        assert pulled == [["concat-s0", "concat-s1"]] and "pulled from `origin`" in text
+    else:
+        assert not pulled and "1 ran now" in text and "1 were already finished" in text

@@ -7,7 +7,9 @@ import argparse
 import io
 import json
 import logging
+import socket
 import time
+from collections import Counter
 from pathlib import Path
 
 import dvc.api
@@ -29,6 +31,7 @@ from pipeline.study.experiments import (
     Experiment,
     Result,
     StudyError,
+    host,
     matches,
     param,
     results,
@@ -38,6 +41,7 @@ from pipeline.study.experiments import (
 )
 from pipeline.study.figures import dice_bars, stacked, zoomed
 from pipeline.study.grids import EMBEDDINGS, SECONDS_PER_PAIR, STUDIES, TIMING, Study, Variant
+from pipeline.study.sharing import parse_shard, pull, push, shard
 from pipeline.study.timing import seconds_per_pair
 
 SAMPLES = artifacts.GENERATED_PAIRS.as_posix()
@@ -80,13 +84,27 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1, help="dvc queue workers")
     parser.add_argument("--out", type=Path, default=Path("reports/studies"), help="report folder")
     parser.add_argument("--repo", type=Path, default=Path("."), help="the DVC repository")
-    parser.add_argument(
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
         "--runs",
         type=Path,
         nargs="+",
         help="instead of queueing experiments, collate these workspaces where `dvc repro`"
         " finished (one setting and seed each, e.g. clones on other machines)",
     )
+    source.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only the I-th of N shares of the grid and push its experiments to --remote"
+        " (`dvc exp push`; outputs to the default DVC remote); no report",
+    )
+    source.add_argument(
+        "--collate",
+        action="store_true",
+        help="pull the grid's experiments from --remote (`dvc exp pull`) and write the report;"
+        " fails naming the experiments no shard has pushed",
+    )
+    parser.add_argument("--remote", default="origin", help="the git remote the shards share")
     return parser.parse_args(argv)
 
 
@@ -162,6 +180,53 @@ def finished_runs(
     return found, folders, seeds
 
 
+def provenance(
+    args: argparse.Namespace,
+    numbers: dict,
+    found: dict[str, Result],
+    folders: dict[str, Path],
+    seconds: dict[str, float],
+    wall: float,
+) -> tuple[str, str]:
+    """The command that wrote a report, and when, where and how long its experiments ran."""
+    name, experiments, seeds = args.name, numbers["experiments"], numbers["seeds"]
+    size = (
+        f"{len(experiments)} experiments ({len(experiments) // len(seeds)} settings × "
+        f"{len(seeds)} seeds, grid `{args.grid}`) at commit {numbers['commit']}"
+    )
+    if args.runs:
+        first = found[sorted(folders)[0]].params
+        timing = (
+            f"Collated from {len(experiments)} workspaces where `dvc repro` finished: "
+            + ", ".join(f"{n} in {folders[n]} at commit {found[n].rev}" for n in sorted(folders))
+            + f". Their params.yaml: data from `{param(first, 'data.root')}`, generator"
+            f" {param(first, 'prepare.gen_size')} px, super-resolver"
+            f" {param(first, 'prepare.sr_size')} px, {param(first, 'generate.n')} generated pairs."
+        )
+        command = f"python -m pipeline.study {name} --grid {args.grid} --runs " + " ".join(
+            str(f) for f in args.runs
+        )
+    elif args.collate:
+        timing = f"{size}, pulled from `{args.remote}` where their shards pushed them."
+        command = (
+            f"python -m pipeline.study {name} --seeds {args.seeds} --grid {args.grid}"
+            f" --collate --remote {args.remote}"
+        )
+    else:
+        timing = f"{size}: {len(seconds)} ran now, in {wall / 60:.1f} min"
+        if seconds:
+            minutes = sorted(v / 60 for v in seconds.values())
+            timing += (
+                f" (per experiment: median {minutes[len(minutes) // 2]:.1f} min, "
+                f"{minutes[0]:.1f}-{minutes[-1]:.1f})"
+            )
+        timing += f"; {len(experiments) - len(seconds)} were already finished."
+        command = f"python -m pipeline.study {name} --seeds {args.seeds} --grid {args.grid}"
+    machines = Counter(e["host"] or "not recorded" for e in experiments.values())
+    timing += " Machines: " + ", ".join(f"{h} ({n})" for h, n in sorted(machines.items())) + "."
+    return command, timing
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     if args.name not in STUDIES:
@@ -170,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
         raise ParamsError("--seeds and --jobs must be at least 1")
     study = STUDIES[args.name]
     variants = study.variants(args.grid)
-    seeds = list(range(args.seeds))
+    seeds, folders = list(range(args.seeds)), {}
     if args.runs:
         found, folders, seeds = finished_runs(study, variants, args.runs)
     grid = [
@@ -178,11 +243,26 @@ def main(argv: list[str] | None = None) -> None:
         for s in seeds
         for v in variants
     ]
+    if args.shard:
+        mine = shard(grid, *parse_shard(args.shard))
+        run(args.repo, mine, args.jobs)
+        push(args.repo, args.remote, [e.name for e in mine])
+        logging.getLogger(__name__).info(
+            "pushed %s to %s; `--collate` on any clone writes the report",
+            ", ".join(e.name for e in mine),
+            args.remote,
+        )
+        return
+    if args.collate:
+        pull(args.repo, args.remote, [e.name for e in grid])
     begun = time.monotonic()
-    seconds = {} if args.runs else run(args.repo, grid, args.jobs)
+    seconds = {} if args.runs or args.collate else run(args.repo, grid, args.jobs)
     wall = time.monotonic() - begun
     if not args.runs:
         found = results(args.repo)
+    hosts = {
+        e.name: socket.gethostname() if args.runs else host(args.repo, found[e.name]) for e in grid
+    }
     out = args.repo / args.out
     figures = []
     note = study.note
@@ -204,7 +284,11 @@ def main(argv: list[str] | None = None) -> None:
         "commit": commit,
         "wall_seconds": round(wall, 1),
         "experiments": {
-            e.name: {"rev": found[e.name].rev, "seconds": round(seconds.get(e.name, 0.0), 1)}
+            e.name: {
+                "rev": found[e.name].rev,
+                "seconds": round(seconds.get(e.name, 0.0), 1),
+                "host": hosts[e.name],
+            }
             for e in grid
         },
     }
@@ -224,31 +308,7 @@ def main(argv: list[str] | None = None) -> None:
             zoomed(out / figures[-1], [(v.label, quarter(read(v, FIRST_PAIR))) for v in variants])
         else:
             stacked(out / figures[-1], [(v.label, read(v, SAMPLES)) for v in variants])
-    if args.runs:
-        first = found[sorted(folders)[0]].params
-        timing = (
-            f"Collated from {len(grid)} workspaces where `dvc repro` finished: "
-            + ", ".join(f"{n} in {folders[n]} at commit {found[n].rev}" for n in sorted(folders))
-            + f". Their params.yaml: data from `{param(first, 'data.root')}`, generator"
-            f" {param(first, 'prepare.gen_size')} px, super-resolver"
-            f" {param(first, 'prepare.sr_size')} px, {param(first, 'generate.n')} generated pairs."
-        )
-        command = f"python -m pipeline.study {study.name} --grid {args.grid} --runs " + " ".join(
-            str(f) for f in args.runs
-        )
-    else:
-        timing = (
-            f"{len(grid)} experiments ({len(variants)} settings × {len(seeds)} seeds, grid "
-            f"`{args.grid}`) at commit {commit}: {len(seconds)} ran now, in {wall / 60:.1f} min"
-        )
-        if seconds:
-            minutes = sorted(v / 60 for v in seconds.values())
-            timing += (
-                f" (per experiment: median {minutes[len(minutes) // 2]:.1f} min, "
-                f"{minutes[0]:.1f}-{minutes[-1]:.1f})"
-            )
-        timing += f"; {len(grid) - len(seconds)} were already finished."
-        command = f"python -m pipeline.study {study.name} --seeds {args.seeds} --grid {args.grid}"
+    command, timing = provenance(args, numbers, found, folders, seconds, wall)
     text = markdown(numbers, command, timing, figures, note)
     with atomic_file(out / f"{study.name}.json") as tmp:
         tmp.write_text(json.dumps(numbers, indent=2) + "\n")

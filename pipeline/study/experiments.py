@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +22,8 @@ from pipeline.errors import PipelineError
 log = logging.getLogger(__name__)
 
 ACTIVE = ("Queued", "Running")
+MESSAGE = "study experiment {name} on {host}"
+HOST = re.compile(r"^study experiment \S+ on (\S+)$")
 
 
 class StudyError(PipelineError):
@@ -91,6 +95,20 @@ def short_commit(folder: Path) -> str:
     return subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True, text=True
     ).stdout.strip()
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run `git ARGS` in the repo and return its standard output, stripped."""
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise StudyError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def host(repo: Path, result: Result) -> str:
+    """The host that ran an experiment, as its commit message names it ("" when it has none)."""
+    match = HOST.match(git(repo, "log", "-1", "--format=%s", result.rev))
+    return match[1] if match else ""
 
 
 def workspace_result(folder: Path, files: set[str]) -> Result:
@@ -173,7 +191,8 @@ def run(repo: Path, experiments: list[Experiment], jobs: int, poll: float = 5.0)
         dvc(repo, "queue", "remove", *failed)
     for exp in todo:
         overrides = [arg for key, value in exp.params.items() for arg in ("-S", f"{key}={value}")]
-        dvc(repo, "exp", "run", "--queue", "--name", exp.name, *overrides)
+        text = MESSAGE.format(name=exp.name, host=socket.gethostname())
+        dvc(repo, "exp", "run", "--queue", "--name", exp.name, "--message", text, *overrides)
     log.info("%d experiments queued, %d already finished", len(todo), len(experiments) - len(todo))
     if not todo:
         return {}

@@ -49,16 +49,7 @@ def dice_figure(numbers: dict) -> Figure:
         )
         for xi, cell in zip(x, cells, strict=True):
             if cell:
-                offsets = np.linspace(-0.25, 0.25, cell["n"]) * width if cell["n"] > 1 else [0]
-                ax.scatter(
-                    xi + np.asarray(offsets),
-                    cell["values"],
-                    s=14,
-                    c="white",
-                    edgecolors="k",
-                    linewidths=0.8,
-                    zorder=3,
-                )
+                seed_dots(ax, xi, cell, width)
         for xi, c in zip(x, columns, strict=True):
             value = row["paper"].get(c, {}).get("value")
             if value is not None:
@@ -83,6 +74,20 @@ def dice_figure(numbers: dict) -> Figure:
     )
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
+
+
+def seed_dots(ax, x: float, cell: dict, width: float) -> None:
+    """Each seed's value of a cell as a white dot, spread across its bar of `width` at `x`."""
+    offsets = np.linspace(-0.25, 0.25, cell["n"]) * width if cell["n"] > 1 else [0]
+    ax.scatter(
+        x + np.asarray(offsets),
+        cell["values"],
+        s=14,
+        c="white",
+        edgecolors="k",
+        linewidths=0.8,
+        zorder=3,
+    )
 
 
 def stacked(path: Path, pictures: list[tuple[str, bytes]]) -> None:
