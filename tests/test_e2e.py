@@ -373,28 +373,33 @@ def _machine(tmp_path: Path, name: str, bare: Path, cache: Path | None) -> Path:
 
 
 def test_a_study_sharded_over_two_machines_collates_to_the_one_machine_report(study, tmp_path):
-    """Two clones run a shard each and push it (a bare git repository and a local folder stand
-    for the team's git and DVC remotes); a third clone collates. It names a missing shard, and
-    with both writes the rows of the one-machine study (same machine: the same numbers)."""
+    """Two machines push a shard each (a bare git repository and a local folder stand for the
+    team's git and DVC remotes): a copy of the study's workspace, whose shard has finished, and a
+    fresh clone, which runs its shard. A third clone collates: it names a missing shard, and with
+    both writes the rows of the one-machine study (same machine: the same numbers)."""
     bare = tmp_path / "shared.git"
     _run(tmp_path, "git", "clone", "-q", "--bare", str(study), str(bare))
     cache = study / ".dvc/cache"
+    finished = tmp_path / "a"
+    shutil.copytree(study, finished, symlinks=True, ignore=shutil.ignore_patterns("tmp", "cache"))
+    _run(finished, "git", "remote", "add", "origin", str(bare))
+    _dvc(finished, "remote", "add", "--local", "-d", "shared", str(tmp_path / "dvc-remote"))
+    _dvc(finished, "cache", "dir", "--local", str(cache))
     study_args = (sys.executable, "-m", "pipeline.study", "table1", "--seeds", "2")
-    _run(_machine(tmp_path, "a", bare, cache), *study_args, "--shard", "1/2", threads=1)
+    out = _run(finished, *study_args, "--shard", "1/2")
+    assert "0 experiments queued, 1 already finished" in out
     collator = _machine(tmp_path, "c", bare, None)
     done = subprocess.run([*study_args, "--collate"], cwd=collator, capture_output=True, text=True)
     assert done.returncode != 0 and "has no concat-s1" in done.stderr, done.stderr
-    _run(_machine(tmp_path, "b", bare, cache), *study_args, "--shard", "2/2", threads=1)
+    out = _run(_machine(tmp_path, "b", bare, cache), *study_args, "--shard", "2/2", threads=1)
+    assert "1 experiments queued" in out
     _run(collator, *study_args, "--collate")
     one = json.loads((study / "reports/studies/table1.json").read_text())
     sharded = json.loads((collator / "reports/studies/table1.json").read_text())
     assert sharded["rows"] == one["rows"]
-    hosts = {e["host"] for e in sharded["experiments"].values()}
-    assert hosts == {socket.gethostname()}
-    assert (
-        f"Machines: {socket.gethostname()} (2)"
-        in (collator / "reports/studies/table1.md").read_text()
-    )
+    assert {e["host"] for e in sharded["experiments"].values()} == {socket.gethostname()}
+    report = (collator / "reports/studies/table1.md").read_text()
+    assert f"Machines: {socket.gethostname()} (2)" in report
 
 
 def test_ci_report_renders_the_metrics_and_plots_that_changed(study, tmp_path):
