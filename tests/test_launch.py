@@ -79,7 +79,11 @@ def test_two_nodes_train_exactly_the_weights_of_two_processes_on_one_node(tmp_pa
     """Two launchers on the loopback address, one process each (gloo), act as two nodes."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     assert _launch("2", "tests.ddp_probe", str(tmp_path / "one"), env=env).wait(120) == 0
-    env |= {"PET_RDZV_ENDPOINT": f"127.0.0.1:{free_port()}", "PET_RDZV_ID": "two-nodes"}
+    env |= {  # PET_LOCAL_ADDR: the workers meet at the loopback address, not this host's name
+        "PET_RDZV_ENDPOINT": f"127.0.0.1:{free_port()}",
+        "PET_RDZV_ID": "two-nodes",
+        "PET_LOCAL_ADDR": "127.0.0.1",
+    }
     nodes = [
         _launch("--nnodes", "2", "1", "tests.ddp_probe", str(tmp_path / "two"), env=env)
         for _ in range(2)
