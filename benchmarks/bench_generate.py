@@ -77,18 +77,17 @@ def bench(params: Params, device: torch.device, batch: int, max_seconds: float):
         measured = estimate <= max_seconds
         seconds = estimate
         if measured:
-            spec = GenerationSpec(
-                seed=0,
+            spec = GenerationSpec.from_params(
+                g,
+                0,
+                sizes.gen_size,
+                sizes.sr_size // sizes.gen_size,
                 n=batch,
                 batch_size=batch,
-                gen_size=sizes.gen_size,
-                factor=sizes.sr_size // sizes.gen_size,
                 sampler=sampler,
                 steps=steps,
                 eta=0.0,
-                sr_sampler=g.sr_sampler,
-                sr_steps=g.sr_steps,
-                sr_eta=g.sr_eta,
+                pair_set=0,
             )
             _sync(device)
             start = time.perf_counter()

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from pipeline.diffusion import to_uint8
 from pipeline.errors import DataError
 from pipeline.geometry import mask_fraction
 from pipeline.io import atomic_dir, atomic_file, file_digest, write_mask, write_rgb
+from pipeline.params import GenerateParams
 from pipeline.seeding import torch_generator
 from pipeline.super_resolver import super_resolve
 from pipeline.training import Dist, on_device, precision
@@ -51,6 +53,28 @@ class GenerationSpec:
     sr_steps: int
     sr_eta: float
     pair_set: int = 0  # pairs pair_set·n … pair_set·n + n - 1
+
+    @classmethod
+    def from_params(
+        cls, g: GenerateParams, seed: int, gen_size: int, factor: int, **overrides: Any
+    ) -> GenerationSpec:
+        """The spec that `generate.*` and `seed` describe for weights of these sizes; `overrides`
+        replace fields (a benchmark's or a timing's count, batch and sampler)."""
+        spec = cls(
+            seed=seed,
+            n=g.n,
+            batch_size=g.batch_size,
+            gen_size=gen_size,
+            factor=factor,
+            sampler=g.sampler,
+            steps=g.steps,
+            eta=g.eta,
+            sr_sampler=g.sr_sampler,
+            sr_steps=g.sr_steps,
+            sr_eta=g.sr_eta,
+            pair_set=g.pair_set,
+        )
+        return replace(spec, **overrides)
 
 
 @dataclass

@@ -28,20 +28,7 @@ def main() -> None:
     weights = {"generator": artifacts.GENERATOR, "sr": artifacts.SR_RUN / g.sr_weights}
     generator, sr = gen.load(weights["generator"]), super_resolver.load(weights["sr"])
     gen_size, factor = chained_sizes(generator, sr, weights["generator"], weights["sr"])
-    spec = GenerationSpec(
-        seed=params.seed,
-        n=g.n,
-        batch_size=g.batch_size,
-        gen_size=gen_size,
-        factor=factor,
-        sampler=g.sampler,
-        steps=g.steps,
-        eta=g.eta,
-        sr_sampler=g.sr_sampler,
-        sr_steps=g.sr_steps,
-        sr_eta=g.sr_eta,
-        pair_set=g.pair_set,
-    )
+    spec = GenerationSpec.from_params(g, params.seed, gen_size, factor)
     dist = init_dist()
     try:
         generation = Generation(

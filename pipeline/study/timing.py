@@ -13,6 +13,7 @@ import torch
 from pipeline import artifacts, super_resolver
 from pipeline import generator as gen
 from pipeline.generation import GenerationSpec, chained_sizes, make_pairs
+from pipeline.params import GenerateParams, build
 from pipeline.study.experiments import Result, fetch, param
 from pipeline.training import default_device
 
@@ -22,28 +23,17 @@ PAIRS = 8  # pairs per timed batch
 def seconds_per_pair(repo: Path, result: Result, pairs: int = PAIRS) -> float:
     """Seconds per pair of one batch of `pairs` pairs (after a one-pair warm-up) made with the
     experiment's weights and `generate.*` samplers on this machine's default device."""
-    g = param(result.params, "generate")
+    g = build(GenerateParams, param(result.params, "generate"), "generate")
     with tempfile.TemporaryDirectory() as tmp:
         folders = {
             "generator": fetch(repo, result.rev, artifacts.GENERATOR.as_posix(), Path(tmp)),
-            "sr": fetch(
-                repo, result.rev, (artifacts.SR_RUN / g["sr_weights"]).as_posix(), Path(tmp)
-            ),
+            "sr": fetch(repo, result.rev, (artifacts.SR_RUN / g.sr_weights).as_posix(), Path(tmp)),
         }
         generator, sr = gen.load(folders["generator"]), super_resolver.load(folders["sr"])
         gen_size, factor = chained_sizes(generator, sr, folders["generator"], folders["sr"])
-    spec = GenerationSpec(
-        seed=int(param(result.params, "seed")),
-        n=pairs,
-        batch_size=pairs,
-        gen_size=gen_size,
-        factor=factor,
-        sampler=g["sampler"],
-        steps=int(g["steps"]),
-        eta=float(g["eta"]),
-        sr_sampler=g["sr_sampler"],
-        sr_steps=int(g["sr_steps"]),
-        sr_eta=float(g["sr_eta"]),
+    seed = int(param(result.params, "seed"))
+    spec = GenerationSpec.from_params(
+        g, seed, gen_size, factor, n=pairs, batch_size=pairs, pair_set=0
     )
     device = default_device()
     generator, sr = generator.to(device), sr.to(device)
