@@ -54,9 +54,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     from torch.distributed.run import main as torchrun
 
-    where = ["--standalone"] if args.nnodes == 1 else [f"--nnodes={args.nnodes}"]
-    if args.nnodes > 1:
-        where += rendezvous(dict(os.environ))
+    if args.nnodes == 1:
+        where = ["--standalone"]
+    else:
+        where = [f"--nnodes={args.nnodes}", *rendezvous(dict(os.environ))]
     torchrun([*where, f"--nproc-per-node={args.nproc}", "-m", args.module, *args.args])
 
 
