@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from pipeline import generator as gen
-from pipeline.diffusion import Diffusion, T
-from pipeline.nets.paired_unet import ARCHS, PairedUNetConfig, build_generator, count_parameters
+from pipeline.gen import generator as gen
+from pipeline.gen.diffusion import Diffusion, T
+from pipeline.gen.nets.paired_unet import ARCHS, PairedUNetConfig, build_generator, count_parameters
 from pipeline.params import load_params
 from pipeline.training import autocast, default_device
 

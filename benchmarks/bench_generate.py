@@ -8,7 +8,7 @@ Networks, sizes, batch and the SR sampler come from params.yaml (demo) and profi
 batch is capped at 8. For each generator sampler (DDPM 1000, DDIM 100, DPM-Solver++ 20 and UniPC 20
 steps) the script times the median denoising step of each network (forward + scheduler step); when
 the predicted time of one batch is under `--max-seconds` it then generates the batch for real with
-`pipeline.generation.make_pairs` and reports that measured time, otherwise the per-step
+`pipeline.gen.generation.make_pairs` and reports that measured time, otherwise the per-step
 extrapolation (marked "est."). The paper's anchor: 5000 pairs in at most 2 h on one A100 (≥ 0.69
 pairs/s). Run it from the repository root.
 """
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 
-from pipeline import generator as gen
-from pipeline import super_resolver
-from pipeline.diffusion import make_scheduler
-from pipeline.generation import GenerationSpec, make_pairs
+from pipeline.gen import generator as gen
+from pipeline.gen import super_resolver
+from pipeline.gen.diffusion import make_scheduler
+from pipeline.gen.generation import GenerationSpec, make_pairs
 from pipeline.params import Params, load_params
 from pipeline.training import autocast, default_device
 

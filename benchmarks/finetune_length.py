@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.finetuning import gwhd_finetune_set
+from pipeline.data.layout import RawLayout
 from pipeline.geometry import quadrants
-from pipeline.layout import RawLayout
 from pipeline.params import load_params
-from pipeline.segmentation import SegModelConfig, build_unet, fit
+from pipeline.seg.finetuning import gwhd_finetune_set
+from pipeline.seg.segmentation import SegModelConfig, build_unet, fit
 
 
 class Record:

@@ -5,9 +5,9 @@ whole commands for farm-bench to pair (target: ours at least 2× faster).
     farm-bench -n 5 --timeout 900 -- python benchmarks/frames_baseline.py ours /tmp/clip.mp4 \\
         --vs 'python benchmarks/frames_baseline.py pngs /tmp/clip.mp4'
 
-`ours` is pipeline.video.decode_frames: one ffmpeg process selects every 2nd frame, scales it to a
-512 short side and pipes raw RGB. `pngs` is the usual script: ffmpeg writes every frame as a PNG,
-then PIL opens every 2nd, resizes it to the same size (bicubic) and makes an array.
+`ours` is pipeline.data.video.decode_frames: one ffmpeg process selects every 2nd frame, scales
+it to a 512 short side and pipes raw RGB. `pngs` is the usual script: ffmpeg writes every frame
+as a PNG, then PIL opens every 2nd, resizes it to the same size (bicubic) and makes an array.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from pipeline.data.video import decode_frames, encode_video, ffmpeg_exe
 from pipeline.geometry import short_side_size
-from pipeline.video import decode_frames, encode_video, ffmpeg_exe
 
 SIZE, EVERY = 512, 2
 

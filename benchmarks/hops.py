@@ -29,14 +29,15 @@ import numpy as np
 import torch
 from dvclive import Live
 
-from pipeline.evaluation import load_test_crops, score
+from pipeline.data.layout import RawLayout
+from pipeline.datasets import load_packed, read_dataset, read_manifest
+from pipeline.gen.super_resolver import upsampled
 from pipeline.geometry import predict_at_scale
-from pipeline.io import load_packed, read_dataset, read_manifest, read_mask, read_rgb
-from pipeline.layout import RawLayout
+from pipeline.images import read_mask, read_rgb
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
-from pipeline.segmentation import SegModelConfig, build_unet, fit, predict_list, split_pairs
-from pipeline.super_resolver import upsampled
+from pipeline.seg.evaluation import load_test_crops, score
+from pipeline.seg.segmentation import SegModelConfig, build_unet, fit, predict_list, split_pairs
 
 PREPARED = Path("data/prepared")
 GENERATED = Path("data/generated")

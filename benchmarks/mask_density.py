@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import generator as gen
 from pipeline.checkpoints import trained_size
-from pipeline.io import load_packed
+from pipeline.datasets import load_packed
+from pipeline.gen import generator as gen
 from pipeline.seeding import torch_generator
 
 GENERATOR = Path("models/generator")

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from pipeline.crops import crop_positions, split_by_source
-from pipeline.io import read_manifest
+from pipeline.data.crops import crop_positions, split_by_source
+from pipeline.datasets import read_manifest
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import torch
 
 from pipeline.checkpoints import trained_size
-from pipeline.diffusion import to_model_space, to_uint8
-from pipeline.io import load_packed
+from pipeline.datasets import load_packed
+from pipeline.gen.diffusion import to_model_space, to_uint8
+from pipeline.gen.super_resolver import degrade, load, super_resolve, upsample_condition
 from pipeline.metrics import PixelCounts, psnr
 from pipeline.seeding import torch_generator
-from pipeline.super_resolver import degrade, load, super_resolve, upsample_condition
 
 
 def dice(masks, truth) -> float:

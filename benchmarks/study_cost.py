@@ -24,9 +24,9 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
-from pipeline import generator, super_resolver
+from pipeline.gen import generator, super_resolver
 from pipeline.params import load_params
-from pipeline.segmentation import SegModelConfig, build_unet
+from pipeline.seg.segmentation import SegModelConfig, build_unet
 from pipeline.study.grids import STUDIES
 
 ANCHOR_PAIRS, ANCHOR_SECONDS, ANCHOR_STEPS, ANCHOR_SR_STEPS = 5000, 2 * 3600, 1000, 100

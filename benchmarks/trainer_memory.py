@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.gen_training import GeneratorTraining
+from pipeline.gen.generator_training import GeneratorTraining
+from pipeline.gen.sr_training import SRTraining
 from pipeline.params import load_params
-from pipeline.segmentation import SegModelConfig, build_unet, fit
-from pipeline.sr_training import SRTraining
+from pipeline.seg.segmentation import SegModelConfig, build_unet, fit
 from pipeline.training import Dist, default_device, make_live
 
 PROFILES = {"demo": Path("params.yaml"), "paper": Path("profiles/paper.yaml")}

@@ -23,8 +23,8 @@ import torch
 from bench_gen import median_step
 from diffusers import UNet2DModel
 
-from pipeline import generator as gen
-from pipeline.nets.paired_unet import build_generator, count_parameters
+from pipeline.gen import generator as gen
+from pipeline.gen.nets.paired_unet import build_generator, count_parameters
 from pipeline.params import load_params
 from pipeline.training import default_device
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from bench_gen import median_step
 
-from pipeline import generator as gen
-from pipeline.nets.paired_unet import build_generator, count_parameters
+from pipeline.gen import generator as gen
+from pipeline.gen.nets.paired_unet import build_generator, count_parameters
 from pipeline.params import load_params
 from pipeline.training import default_device
 

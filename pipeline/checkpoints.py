@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from pipeline.errors import DataError
-from pipeline.io import atomic_dir, atomic_file
+from pipeline.files import atomic_dir, atomic_file
 
 log = logging.getLogger(__name__)
 

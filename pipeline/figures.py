@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from pipeline.io import atomic_file
+from pipeline.files import atomic_file
 
 OVERLAY_COLOUR = np.array([255, 40, 200], np.float32)
 

@@ -15,7 +15,7 @@ from pipeline import artifacts
 from pipeline.errors import ParamsError
 
 PARAMS_FILE = Path("params.yaml")
-Sampler = Literal["ddpm", "ddim", "dpmsolver++", "unipc"]  # pipeline.diffusion.SAMPLERS
+Sampler = Literal["ddpm", "ddim", "dpmsolver++", "unipc"]  # pipeline.gen.diffusion.SAMPLERS
 
 
 @dataclass(frozen=True)

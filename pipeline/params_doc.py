@@ -20,7 +20,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline.io import atomic_file
+from pipeline.files import atomic_file
 from pipeline.params import PARAMS_FILE, Params, load_params
 
 DOC = Path("docs/params.md")

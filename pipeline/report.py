@@ -8,7 +8,7 @@ from pathlib import Path
 from pipeline import artifacts
 from pipeline.artifacts import COLUMNS, ROW_NAMES, model_name
 from pipeline.errors import DataError
-from pipeline.io import atomic_file
+from pipeline.files import atomic_file
 from pipeline.params import Params
 
 FIGURES = {  # linked from reports/report.md, beside them

@@ -23,7 +23,7 @@ from dvclive import Live
 from torch.nn.parallel import DistributedDataParallel
 
 from pipeline.errors import TrainingDiverged
-from pipeline.io import atomic_dir
+from pipeline.files import atomic_dir
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from pipeline.checkpoints import save_model
-from pipeline.diffusion_training import RunPaths
-from pipeline.generation import Generation, GenerationSpec
-from pipeline.nets.paired_unet import PairedUNetConfig, build_generator
-from pipeline.nets.sr_unet import SRUNetConfig, build_sr
+from pipeline.gen.diffusion_training import RunPaths
+from pipeline.gen.generation import Generation, GenerationSpec
+from pipeline.gen.nets.paired_unet import PairedUNetConfig, build_generator
+from pipeline.gen.nets.sr_unet import SRUNetConfig, build_sr
 from pipeline.params import GenParams, SRParams
 from pipeline.training import Dist
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from pipeline.gen_training import GeneratorTraining
+from pipeline.gen.generator_training import GeneratorTraining
 from pipeline.training import close_dist, init_dist
 from tests.conftest import TINY_GEN, crops, run_paths
 

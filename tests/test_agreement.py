@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from pipeline.agreement import agreement_threshold, pair_dice, teacher_dice
 from pipeline.errors import DataError
-from pipeline.segmentation import SegModelConfig, build_unet
+from pipeline.seg.agreement import agreement_threshold, pair_dice, teacher_dice
+from pipeline.seg.segmentation import SegModelConfig, build_unet
 from pipeline.stages.agree import labelling_threshold
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.arrange import arrange, main
+from pipeline.data.arrange import arrange, main
+from pipeline.data.layout import RawLayout
+from pipeline.data.video import decode_frames
 from pipeline.errors import DataError
-from pipeline.layout import RawLayout
-from pipeline.video import decode_frames
 
 
 @pytest.fixture

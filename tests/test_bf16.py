@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.gen_training import GeneratorTraining
-from pipeline.generation import GenerationSpec, make_pairs
+from pipeline.gen.generation import GenerationSpec, make_pairs
+from pipeline.gen.generator_training import GeneratorTraining
+from pipeline.gen.sr_training import SRTraining
 from pipeline.params import SegTrainParams
-from pipeline.segmentation import SegModelConfig, build_unet, fit, seg_loss, to_input
-from pipeline.sr_training import SRTraining
+from pipeline.seg.segmentation import SegModelConfig, build_unet, fit, seg_loss, to_input
 from pipeline.training import CPU_BF16, autocast, main_live, precision
 from tests.conftest import CPU, TINY_GEN, TINY_SR, crops
 

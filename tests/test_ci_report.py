@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from pipeline.ci_report import changed, slug
+from pipeline.study.ci_report import changed, slug
 from tests.conftest import ROOT
 
 WORKFLOW = ROOT / ".github/workflows/pr-report.yml"
@@ -33,7 +33,7 @@ def test_workflow_validates_against_the_github_schema():
 def test_every_command_of_the_workflow_exists():
     script = "\n".join(step.get("run", "") for step in _steps())
     modules = re.findall(r"python -m ([\w.]+)", script)
-    assert "pipeline.ci_report" in modules
+    assert "pipeline.study.ci_report" in modules
     for module in modules:
         assert importlib.util.find_spec(module) is not None, module
     for path in re.findall(r"\b(profiles/\S+\.yaml)", script):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from pipeline.copy_paste import (
+from pipeline.data.copy_paste import (
     Cutout,
     augment_image,
     augment_object,

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from pipeline.crops import crop_positions, pack_crops, split_by_source
+from pipeline.data.crops import crop_positions, pack_crops, split_by_source
 from pipeline.errors import DataError
-from pipeline.io import reader_threads
+from pipeline.images import reader_threads
 from pipeline.stages import prepare
 
 

@@ -157,7 +157,11 @@ def test_every_stage_module_is_checked():
         assert module and module_file(module, ROOT), f"stage {name}: no module file for {module}"
 
 
-TRAINING = {"pipeline/diffusion_training.py", "pipeline/gen_training.py", "pipeline/sr_training.py"}
+TRAINING = {
+    "pipeline/gen/diffusion_training.py",
+    "pipeline/gen/generator_training.py",
+    "pipeline/gen/sr_training.py",
+}
 
 
 @pytest.mark.parametrize(

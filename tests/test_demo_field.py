@@ -1,4 +1,4 @@
-"""Tests of the procedural wheat-field world (pipeline.demo_field)."""
+"""Tests of the procedural wheat-field world (pipeline.data.demo_field)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from pipeline.demo_field import DOMAINS, Domain, render_field
+from pipeline.data.demo_field import DOMAINS, Domain, render_field
 
 SIZE = 128
 

@@ -1,4 +1,4 @@
-"""The diffusion schedule, training helpers and samplers of pipeline.diffusion."""
+"""The diffusion schedule, training helpers and samplers of pipeline.gen.diffusion."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from pipeline.diffusion import (
+from pipeline.gen.diffusion import (
     SAMPLERS,
     Diffusion,
     T,

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.nets.discriminator import (
+from pipeline.gen.nets.discriminator import (
     DiscriminatorConfig,
     TimeDiscriminator,
     discriminator_losses,

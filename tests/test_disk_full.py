@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 import torch
 
-from pipeline import checkpoints, generation
+from pipeline import checkpoints
 from pipeline.errors import run_stage
-from pipeline.segmentation import SegModelConfig, build_unet, load_unet
+from pipeline.gen import generation
+from pipeline.seg.segmentation import SegModelConfig, build_unet, load_unet
 from tests.conftest import SPEC, files, tiny_generation
 
 FULL = OSError(errno.ENOSPC, "No space left on device")

@@ -408,7 +408,7 @@ def test_ci_report_renders_the_metrics_and_plots_that_changed(study, tmp_path):
         study,
         sys.executable,
         "-m",
-        "pipeline.ci_report",
+        "pipeline.study.ci_report",
         "--base",
         "concat-s0",
         "--head",
@@ -435,11 +435,11 @@ signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, ev
 # that started the test run in the background, which leaves SIGINT ignored in its children
 sys.argv = [module, *sys.argv[4:]]
 HOOKS = {
-    "checkpoint": [("pipeline.seg_checkpoint", "save_training_state"),
-                   ("pipeline.diffusion_training", "save_training_state"),
-                   ("pipeline.generation", "Generation.write_batch")],
+    "checkpoint": [("pipeline.seg.checkpoint", "save_training_state"),
+                   ("pipeline.gen.diffusion_training", "save_training_state"),
+                   ("pipeline.gen.generation", "Generation.write_batch")],
     "output": [("pipeline.checkpoints", "save_file"),
-               ("pipeline.generation", "write_rgb")],
+               ("pipeline.gen.generation", "write_rgb")],
 }
 fired = []
 def hook(owner, name):
@@ -569,7 +569,7 @@ def test_real_data_path(reproduced, tmp_path):
         repo,
         sys.executable,
         "-m",
-        "pipeline.arrange",
+        "pipeline.data.arrange",
         str(REAL_DATA),
         "data/real",
         "--annotated",

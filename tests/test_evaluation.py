@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.evaluation import load_test_crops, score
-from pipeline.io import write_pair
-from pipeline.layout import RawLayout
+from pipeline.data.layout import RawLayout
+from pipeline.datasets import write_pair
+from pipeline.seg.evaluation import load_test_crops, score
 
 
 def test_test_crops_come_from_frame_scale_images_with_masks_at_the_sr_size(tmp_path):

@@ -6,12 +6,12 @@ import numpy as np
 import torch
 from dvclive import Live
 
-from pipeline import finetuning
-from pipeline.finetuning import finetune_gwhd, gwhd_finetune_set, self_train
-from pipeline.io import write_pair
-from pipeline.layout import RawLayout
+from pipeline.data.layout import RawLayout
+from pipeline.datasets import write_pair
 from pipeline.params import FinetuneParams
-from pipeline.segmentation import SegModelConfig, build_unet
+from pipeline.seg import finetuning
+from pipeline.seg.finetuning import finetune_gwhd, gwhd_finetune_set, self_train
+from pipeline.seg.segmentation import SegModelConfig, build_unet
 
 CONFIG = SegModelConfig("mobilenet_v2", 2, [8, 8], size=16, scale=0.5)
 P = FinetuneParams(epochs=1, rounds=1, frame_epochs=1, batch_size=4, lr=0.01)

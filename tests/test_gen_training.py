@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from pipeline import generator
-from pipeline.diffusion import Diffusion
 from pipeline.errors import TrainingDiverged
-from pipeline.gen_training import GeneratorTraining
+from pipeline.gen import generator
+from pipeline.gen.diffusion import Diffusion
+from pipeline.gen.generator_training import GeneratorTraining
 from tests.conftest import CPU, TINY_GEN, crops, run_paths
 
 

@@ -14,13 +14,13 @@ import torch
 import torch.multiprocessing as mp
 from PIL import Image
 
-from pipeline import generation, super_resolver
-from pipeline import generator as gen
 from pipeline.checkpoints import save_model
 from pipeline.errors import DataError
-from pipeline.generation import Generation, chained_sizes, make_pairs
-from pipeline.nets.paired_unet import PairedUNetConfig, build_generator
-from pipeline.nets.sr_unet import SRUNetConfig, build_sr
+from pipeline.gen import generation, super_resolver
+from pipeline.gen import generator as gen
+from pipeline.gen.generation import Generation, chained_sizes, make_pairs
+from pipeline.gen.nets.paired_unet import PairedUNetConfig, build_generator
+from pipeline.gen.nets.sr_unet import SRUNetConfig, build_sr
 from pipeline.training import close_dist, init_dist
 from tests.conftest import CPU, SPEC, TINY_NET, files, free_port, tiny_generation
 

@@ -22,7 +22,7 @@ from pipeline.geometry import (
     scale_image,
     short_side_size,
 )
-from pipeline.segmentation import predict_list
+from pipeline.seg.segmentation import predict_list
 
 
 def test_the_short_side_size_keeps_the_aspect():

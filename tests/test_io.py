@@ -9,19 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pipeline.datasets import PairWriter, list_pairs, read_dataset, read_pair, read_training_pairs
 from pipeline.errors import DataError
-from pipeline.io import (
-    PairWriter,
-    atomic_dir,
-    atomic_file,
-    file_digest,
-    list_files,
-    list_pairs,
-    read_dataset,
-    read_mask,
-    read_pair,
-    read_training_pairs,
-)
+from pipeline.files import atomic_dir, atomic_file, file_digest
+from pipeline.images import list_files, read_mask
 from tests.conftest import crops, pair_folder
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.data.layout import RawLayout
 from pipeline.errors import DataError
-from pipeline.layout import RawLayout
 from tests.conftest import pair_folder
 
 

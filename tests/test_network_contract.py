@@ -14,11 +14,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline import generator, super_resolver
 from pipeline.checkpoints import save_model
-from pipeline.nets.blocks import SKIP_KINDS
-from pipeline.nets.paired_unet import ARCHS, PairedUNetConfig
-from pipeline.nets.sr_unet import SRUNetConfig
+from pipeline.gen import generator, super_resolver
+from pipeline.gen.nets.blocks import SKIP_KINDS
+from pipeline.gen.nets.paired_unet import ARCHS, PairedUNetConfig
+from pipeline.gen.nets.sr_unet import SRUNetConfig
 from tests.conftest import TINY_NET
 
 

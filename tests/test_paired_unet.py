@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline import generator
-from pipeline.nets.blocks import (
+from pipeline.gen import generator
+from pipeline.gen.nets.blocks import (
     Attention,
     ConcatSkip,
     ScaleU,
@@ -16,7 +16,7 @@ from pipeline.nets.blocks import (
     low_frequencies,
     make_skip,
 )
-from pipeline.nets.paired_unet import (
+from pipeline.gen.nets.paired_unet import (
     ARCHS,
     Exchange,
     PairedUNetConfig,

@@ -145,7 +145,7 @@ def test_the_paper_profile_is_the_paper():
 
 
 def test_every_sampler_of_the_diffusion_module_is_a_valid_param(smoke_params, write_params):
-    from pipeline.diffusion import SAMPLERS
+    from pipeline.gen.diffusion import SAMPLERS
     from pipeline.params import Sampler
 
     assert typing.get_args(Sampler) == SAMPLERS

@@ -8,13 +8,13 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline import predict as predict_module
 from pipeline.checkpoints import save_model
+from pipeline.data.video import encode_video
 from pipeline.errors import DataError
-from pipeline.io import read_mask, read_rgb
-from pipeline.predict import main, predict, predict_image
-from pipeline.segmentation import SegModelConfig, build_unet, load_unet
-from pipeline.video import encode_video
+from pipeline.images import read_mask, read_rgb
+from pipeline.seg import predict as predict_module
+from pipeline.seg.predict import main, predict, predict_image
+from pipeline.seg.segmentation import SegModelConfig, build_unet, load_unet
 
 CONFIG = SegModelConfig("resnet18", 3, [16, 8, 8], size=16, scale=0.5)
 

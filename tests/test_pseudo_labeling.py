@@ -7,15 +7,15 @@ import pytest
 import torch
 from dvclive import Live
 
-from pipeline import pseudo_labeling
 from pipeline.params import PseudoLabelParams, SegTrainParams
-from pipeline.pseudo_labeling import (
+from pipeline.seg import pseudo_labeling
+from pipeline.seg.pseudo_labeling import (
     fraction_threshold,
     round_labels,
     self_train_on_frames,
     threshold_of,
 )
-from pipeline.segmentation import IGNORE, SegModelConfig, build_unet, predict_list
+from pipeline.seg.segmentation import IGNORE, SegModelConfig, build_unet, predict_list
 
 TINY = SegModelConfig("resnet18", 3, [16, 8, 8], size=16)
 

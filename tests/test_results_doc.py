@@ -1,4 +1,4 @@
-"""The results tables of README.md and docs/ are what `python -m pipeline.results_doc` renders
+"""The results tables of README.md and docs/ are what `python -m pipeline.study.results_doc` renders
 from the committed reports, so a typed number cannot drift from its report."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import results_doc
+from pipeline.study import results_doc
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ def test_every_marked_table_is_what_its_report_renders():
         text = page.read_text()
         assert text == results_doc.render(text, ROOT), (
             f"{page.relative_to(ROOT)}: a results table differs from its report; "
-            "run `python -m pipeline.results_doc`"
+            "run `python -m pipeline.study.results_doc`"
         )
 
 

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import segmentation
 from pipeline.errors import TrainingDiverged
-from pipeline.finetuning import self_train
 from pipeline.params import FinetuneParams, PseudoLabelParams, SegTrainParams
-from pipeline.pseudo_labeling import self_train_on_frames
-from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.segmentation import SegModelConfig, build_unet, fit
+from pipeline.seg import segmentation
+from pipeline.seg.checkpoint import SegCheckpoint
+from pipeline.seg.finetuning import self_train
+from pipeline.seg.pseudo_labeling import self_train_on_frames
+from pipeline.seg.segmentation import SegModelConfig, build_unet, fit
 from pipeline.training import Dist, main_live
 
 CPU = Dist(0, 1, torch.device("cpu"))

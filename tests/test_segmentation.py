@@ -10,7 +10,7 @@ from dvclive import Live
 
 from pipeline.checkpoints import save_model
 from pipeline.params import SegTrainParams
-from pipeline.segmentation import (
+from pipeline.seg.segmentation import (
     IGNORE,
     IMAGENET_MEAN,
     IMAGENET_STD,

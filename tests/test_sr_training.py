@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.diffusion import to_model_space
-from pipeline.metrics import psnr
-from pipeline.seeding import torch_generator
-from pipeline.sr_training import (
+from pipeline.gen.diffusion import to_model_space
+from pipeline.gen.sr_training import (
     SRTraining,
 )
-from pipeline.super_resolver import load, super_resolve, training_condition, upsampled
+from pipeline.gen.super_resolver import load, super_resolve, training_condition, upsampled
+from pipeline.metrics import psnr
+from pipeline.seeding import torch_generator
 from tests.conftest import CPU, TINY_SR, crops, run_paths
 
 

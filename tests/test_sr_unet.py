@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline.nets.blocks import ResBlock
-from pipeline.nets.paired_unet import PairedUNetConfig, build_generator, count_parameters
-from pipeline.nets.sr_unet import CondResBlock, SRUNetConfig, build_sr
-from pipeline.super_resolver import degrade, upsample_condition
+from pipeline.gen.nets.blocks import ResBlock
+from pipeline.gen.nets.paired_unet import PairedUNetConfig, build_generator, count_parameters
+from pipeline.gen.nets.sr_unet import CondResBlock, SRUNetConfig, build_sr
+from pipeline.gen.super_resolver import degrade, upsample_condition
 
 TINY = {"widths": (8, 16), "layers_per_level": 1, "heads": 2, "time_dim": 16}
 

@@ -19,7 +19,7 @@ from PIL import Image
 from pipeline.checkpoints import save_model
 from pipeline.errors import ParamsError
 from pipeline.params import load_params
-from pipeline.segmentation import SegModelConfig, build_unet
+from pipeline.seg.segmentation import SegModelConfig, build_unet
 from pipeline.study import experiments
 from pipeline.study.collate import (
     collate,

@@ -17,13 +17,13 @@ import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
-from pipeline import segmentation
 from pipeline.checkpoints import save_model
-from pipeline.gen_training import GeneratorTraining
+from pipeline.gen.generator_training import GeneratorTraining
+from pipeline.gen.sr_training import SRTraining
 from pipeline.params import SegTrainParams
-from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.segmentation import SegModelConfig, build_unet, fit
-from pipeline.sr_training import SRTraining
+from pipeline.seg import segmentation
+from pipeline.seg.checkpoint import SegCheckpoint
+from pipeline.seg.segmentation import SegModelConfig, build_unet, fit
 from pipeline.training import close_dist, fingerprint, init_dist, main_live
 from tests.conftest import CPU, TINY_GEN, TINY_SR, crops, free_port, run_paths, weights
 

@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 
 from pipeline.checkpoints import load_training_state, save_model
+from pipeline.data.layout import RawLayout
+from pipeline.datasets import load_packed, read_dataset, read_manifest, write_pair
 from pipeline.errors import DataError
-from pipeline.io import load_packed, read_dataset, read_manifest, write_pair
-from pipeline.layout import RawLayout
-from pipeline.segmentation import SegModelConfig, build_unet, load_unet
+from pipeline.seg.segmentation import SegModelConfig, build_unet, load_unet
 
 
 class _Payload:

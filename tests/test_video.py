@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pipeline.data.video import decode_frames, encode_video, probe_size
 from pipeline.errors import DataError
-from pipeline.video import decode_frames, encode_video, probe_size
 from tests.conftest import ROOT
 
 N_FRAMES = 12

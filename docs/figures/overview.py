@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipeline import io
+from pipeline.datasets import read_manifest
 from pipeline.figures import overlay, rows_figure, save_figure
+from pipeline.images import list_files, read_mask, read_rgb
 
 
 def main() -> None:
@@ -24,25 +25,21 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("predictions", nargs="+", help="LABEL=FOLDER written by synthset-predict")
     args = parser.parse_args()
-    generated = io.read_manifest(args.generated).head(4)
+    generated = read_manifest(args.generated).head(4)
     rows = [
         (
             "generated pairs",
             [
-                overlay(
-                    io.read_rgb(args.generated / r.image), io.read_mask(args.generated / r.mask)
-                )
+                overlay(read_rgb(args.generated / r.image), read_mask(args.generated / r.mask))
                 for r in generated.itertuples()
             ],
         )
     ]
-    photos = io.list_files(args.photos / "images", (".png", ".jpg", ".jpeg"))[:4]
+    photos = list_files(args.photos / "images", (".png", ".jpg", ".jpeg"))[:4]
     for entry in args.predictions:
         label, folder = entry.split("=", 1)
-        masks = [io.read_mask(Path(folder) / "masks" / f"{p.stem}.png") for p in photos]
-        rows.append(
-            (label, [overlay(io.read_rgb(p), m) for p, m in zip(photos, masks, strict=True)])
-        )
+        masks = [read_mask(Path(folder) / "masks" / f"{p.stem}.png") for p in photos]
+        rows.append((label, [overlay(read_rgb(p), m) for p, m in zip(photos, masks, strict=True)]))
     save_figure(rows_figure(rows), args.out)
 
 

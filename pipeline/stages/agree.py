@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline import artifacts
-from pipeline.agreement import agreement_threshold, teacher_dice
+from pipeline.datasets import load_packed, read_dataset, read_manifest
 from pipeline.errors import DataError, run_stage
-from pipeline.io import atomic_dir, load_packed, read_dataset, read_manifest
+from pipeline.files import atomic_dir
 from pipeline.params import load_params
-from pipeline.segmentation import load_unet
+from pipeline.seg.agreement import agreement_threshold, teacher_dice
+from pipeline.seg.segmentation import load_unet
 from pipeline.training import default_device, make_live
 
 log = logging.getLogger(__name__)

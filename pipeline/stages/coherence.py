@@ -8,12 +8,12 @@ import logging
 import numpy as np
 
 from pipeline import artifacts
-from pipeline.coherence import labeler_agreement, mask_fraction_histogram, mask_fraction_summary
+from pipeline.datasets import load_packed, read_dataset
 from pipeline.errors import run_stage
 from pipeline.geometry import mask_fraction
-from pipeline.io import load_packed, read_dataset
 from pipeline.params import load_params
-from pipeline.segmentation import load_unet
+from pipeline.seg.coherence import labeler_agreement, mask_fraction_histogram, mask_fraction_summary
+from pipeline.seg.segmentation import load_unet
 from pipeline.training import default_device, make_live
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline import artifacts
-from pipeline.copy_paste import (
+from pipeline.data.copy_paste import (
     collect_heads,
     colour_statistics,
     derive_background,
@@ -24,15 +24,17 @@ from pipeline.copy_paste import (
     synthesize,
     transfer_colours,
 )
-from pipeline.crops import pack_crops
+from pipeline.data.crops import pack_crops
+from pipeline.data.layout import RawLayout, read_scaled_pair
+from pipeline.data.video import decode_frames
+from pipeline.datasets import PairWriter, read_manifest
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
+from pipeline.files import atomic_dir
 from pipeline.geometry import resize_short_side
-from pipeline.io import PairWriter, atomic_dir, read_manifest, read_rgb
-from pipeline.layout import RawLayout, read_scaled_pair
+from pipeline.images import read_rgb
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
-from pipeline.video import decode_frames
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 
 from pipeline import artifacts
-from pipeline.demo_field import DOMAINS, Domain, render_field
+from pipeline.data.demo_field import DOMAINS, Domain, render_field
+from pipeline.data.video import encode_video
+from pipeline.datasets import write_pair
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
-from pipeline.io import atomic_dir, write_pair
+from pipeline.files import atomic_dir
 from pipeline.params import DemoFieldParams, load_params
 from pipeline.seeding import stage_rng
-from pipeline.video import encode_video
 
 log = logging.getLogger(__name__)
 

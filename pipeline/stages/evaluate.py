@@ -15,12 +15,12 @@ import logging
 from pathlib import Path
 
 from pipeline import artifacts
+from pipeline.data.layout import RawLayout
 from pipeline.errors import run_stage
-from pipeline.evaluation import load_test_crops, score
 from pipeline.geometry import predict_at_scale
-from pipeline.layout import RawLayout
 from pipeline.params import load_params
-from pipeline.segmentation import load_unet, predict_list
+from pipeline.seg.evaluation import load_test_crops, score
+from pipeline.seg.segmentation import load_unet, predict_list
 from pipeline.training import default_device, make_live
 
 log = logging.getLogger(__name__)

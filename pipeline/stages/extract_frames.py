@@ -9,12 +9,13 @@ import pandas as pd
 from tqdm import tqdm
 
 from pipeline import artifacts
+from pipeline.data.layout import RawLayout
+from pipeline.data.video import decode_frames
 from pipeline.errors import DataError, run_stage
+from pipeline.files import atomic_dir
 from pipeline.geometry import resize_short_side
-from pipeline.io import atomic_dir, read_rgb, write_rgb
-from pipeline.layout import RawLayout
+from pipeline.images import read_rgb, write_rgb
 from pipeline.params import load_params
-from pipeline.video import decode_frames
 
 log = logging.getLogger(__name__)
 

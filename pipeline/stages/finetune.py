@@ -22,13 +22,13 @@ import torch
 
 from pipeline import artifacts
 from pipeline.checkpoints import save_model
+from pipeline.data.layout import RawLayout
 from pipeline.errors import run_stage
-from pipeline.finetuning import finetune_gwhd, frame_images, gwhd_finetune_set, self_train
-from pipeline.io import file_digest
-from pipeline.layout import RawLayout
+from pipeline.files import file_digest
 from pipeline.params import load_params
-from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.segmentation import SegModelConfig, build_unet, load_unet
+from pipeline.seg.checkpoint import SegCheckpoint
+from pipeline.seg.finetuning import finetune_gwhd, frame_images, gwhd_finetune_set, self_train
+from pipeline.seg.segmentation import SegModelConfig, build_unet, load_unet
 from pipeline.training import array_checksum, close_dist, fingerprint, init_dist, main_live
 
 log = logging.getLogger(__name__)

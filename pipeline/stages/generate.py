@@ -8,12 +8,13 @@ import logging
 
 import numpy as np
 
-from pipeline import artifacts, super_resolver
-from pipeline import generator as gen
+from pipeline import artifacts
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid, sr_grid
-from pipeline.generation import Generation, GenerationSpec, chained_sizes
-from pipeline.io import read_mask, read_rgb
+from pipeline.gen import generator as gen
+from pipeline.gen import super_resolver
+from pipeline.gen.generation import Generation, GenerationSpec, chained_sizes
+from pipeline.images import read_mask, read_rgb
 from pipeline.params import load_params
 from pipeline.training import close_dist, init_dist
 

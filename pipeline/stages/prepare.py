@@ -11,10 +11,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from pipeline import artifacts
-from pipeline.crops import frame_crops, split_by_source
+from pipeline.data.crops import frame_crops, split_by_source
+from pipeline.datasets import read_manifest
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
-from pipeline.io import atomic_dir, read_manifest, reader_threads
+from pipeline.files import atomic_dir
+from pipeline.images import reader_threads
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
 

@@ -21,17 +21,19 @@ from tqdm import tqdm
 
 from pipeline import artifacts
 from pipeline.checkpoints import save_model
+from pipeline.data.layout import RawLayout, read_scaled_pair
+from pipeline.datasets import PairWriter, read_manifest
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
-from pipeline.finetuning import frame_images, gwhd_finetune_set
+from pipeline.files import atomic_dir, file_digest
 from pipeline.geometry import mask_fraction
-from pipeline.io import PairWriter, atomic_dir, file_digest, read_manifest, read_rgb
-from pipeline.layout import RawLayout, read_scaled_pair
+from pipeline.images import read_rgb
 from pipeline.metrics import PixelCounts
 from pipeline.params import load_params
-from pipeline.pseudo_labeling import self_train_on_frames, threshold_of
-from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.segmentation import load_unet, predict_list
+from pipeline.seg.checkpoint import SegCheckpoint
+from pipeline.seg.finetuning import frame_images, gwhd_finetune_set
+from pipeline.seg.pseudo_labeling import self_train_on_frames, threshold_of
+from pipeline.seg.segmentation import load_unet, predict_list
 from pipeline.training import Dist, array_checksum, default_device, fingerprint, main_live
 
 log = logging.getLogger(__name__)

@@ -9,12 +9,13 @@ import shutil
 import numpy as np
 
 from pipeline import artifacts
-from pipeline import generator as gen
 from pipeline.checkpoints import trained_size
-from pipeline.diffusion import to_uint8
+from pipeline.datasets import load_packed
 from pipeline.errors import run_stage
 from pipeline.figures import pair_grid
-from pipeline.io import atomic_dir, load_packed
+from pipeline.files import atomic_dir
+from pipeline.gen import generator as gen
+from pipeline.gen.diffusion import to_uint8
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng, torch_generator
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pipeline import artifacts
-from pipeline.diffusion_training import RunPaths
+from pipeline.datasets import load_packed
 from pipeline.errors import run_stage
-from pipeline.gen_training import GeneratorTraining
-from pipeline.io import load_packed
+from pipeline.gen.diffusion_training import RunPaths
+from pipeline.gen.generator_training import GeneratorTraining
 from pipeline.params import load_params
 from pipeline.training import close_dist, init_dist
 

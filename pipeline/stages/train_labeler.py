@@ -10,12 +10,12 @@ import torch
 
 from pipeline import artifacts
 from pipeline.checkpoints import save_model
+from pipeline.datasets import read_dataset
 from pipeline.errors import run_stage
-from pipeline.io import read_dataset
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
-from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.segmentation import SegModelConfig, build_unet, fit, split_pairs
+from pipeline.seg.checkpoint import SegCheckpoint
+from pipeline.seg.segmentation import SegModelConfig, build_unet, fit, split_pairs
 from pipeline.training import Dist, array_checksum, default_device, fingerprint, main_live
 
 log = logging.getLogger(__name__)

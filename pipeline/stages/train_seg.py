@@ -23,12 +23,12 @@ import torch
 
 from pipeline import artifacts
 from pipeline.checkpoints import save_model
+from pipeline.datasets import read_training_pairs
 from pipeline.errors import run_stage
-from pipeline.io import read_training_pairs
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
-from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.segmentation import SegModelConfig, build_unet, fit, split_pairs
+from pipeline.seg.checkpoint import SegCheckpoint
+from pipeline.seg.segmentation import SegModelConfig, build_unet, fit, split_pairs
 from pipeline.training import array_checksum, close_dist, fingerprint, init_dist, main_live
 
 log = logging.getLogger(__name__)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pipeline import artifacts
-from pipeline.diffusion_training import RunPaths
+from pipeline.datasets import load_packed
 from pipeline.errors import run_stage
-from pipeline.io import load_packed
+from pipeline.gen.diffusion_training import RunPaths
+from pipeline.gen.sr_training import SRTraining
 from pipeline.params import load_params
-from pipeline.sr_training import SRTraining
 from pipeline.training import close_dist, init_dist
 
 PATHS = RunPaths(artifacts.SR_RUN, artifacts.checkpoint("train_sr"), artifacts.live("train_sr"))

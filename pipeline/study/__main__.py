@@ -18,7 +18,7 @@ from PIL import Image
 
 from pipeline import artifacts
 from pipeline.errors import ParamsError, run_stage
-from pipeline.io import atomic_file
+from pipeline.files import atomic_file
 from pipeline.study.collate import (
     collate,
     experiment_name,

@@ -16,8 +16,10 @@ from scipy.spatial import cKDTree
 from sklearn.decomposition import PCA
 
 from pipeline import artifacts
-from pipeline.io import atomic_file, list_files, load_packed, read_rgb
-from pipeline.segmentation import load_unet, to_input
+from pipeline.datasets import load_packed
+from pipeline.files import atomic_file
+from pipeline.images import list_files, read_rgb
+from pipeline.seg.segmentation import load_unet, to_input
 from pipeline.study.experiments import fetch
 
 EMBEDDER = artifacts.PSEUDO_LABELER.as_posix()

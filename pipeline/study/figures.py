@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
-from pipeline.io import atomic_file
+from pipeline.files import atomic_file
 
 
 def plain(label: str) -> str:

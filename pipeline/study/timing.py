@@ -10,9 +10,10 @@ from pathlib import Path
 
 import torch
 
-from pipeline import artifacts, super_resolver
-from pipeline import generator as gen
-from pipeline.generation import GenerationSpec, chained_sizes, make_pairs
+from pipeline import artifacts
+from pipeline.gen import generator as gen
+from pipeline.gen import super_resolver
+from pipeline.gen.generation import GenerationSpec, chained_sizes, make_pairs
 from pipeline.params import GenerateParams, build
 from pipeline.study.experiments import Result, fetch, param
 from pipeline.training import default_device

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from pipeline.nets.blocks import SinusoidalTimeEmbedding
+from pipeline.gen.nets.blocks import SinusoidalTimeEmbedding
 
 
 @dataclass(frozen=True)

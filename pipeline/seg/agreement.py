@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from pipeline.geometry import predict_at_scale
-from pipeline.segmentation import predict_list
+from pipeline.seg.segmentation import predict_list
 
 
 def pair_dice(probs: np.ndarray, masks: np.ndarray, threshold: float = 0.5) -> np.ndarray:

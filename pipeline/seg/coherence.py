@@ -12,7 +12,7 @@ from scipy.stats import wasserstein_distance
 
 from pipeline.geometry import predict_at_scale
 from pipeline.metrics import PixelCounts
-from pipeline.segmentation import predict_list
+from pipeline.seg.segmentation import predict_list
 
 
 def labeler_agreement(

@@ -1,5 +1,5 @@
 """Training of the diffusion super-resolver (stage train_sr): the shared diffusion loop with the
-condition of `pipeline.super_resolver`, and every eval_every epochs PSNR and mask Dice of
+condition of `pipeline.gen.super_resolver`, and every eval_every epochs PSNR and mask Dice of
 super-resolved held-out crops against plain upsampling."""
 
 from __future__ import annotations
@@ -11,15 +11,20 @@ import torch
 from dvclive import Live
 from torch import Tensor
 
-from pipeline import super_resolver
-from pipeline.diffusion import epsilon, to_model_space, to_uint8
-from pipeline.diffusion_training import DiffusionTraining
 from pipeline.figures import rows_figure
+from pipeline.gen import super_resolver
+from pipeline.gen.diffusion import epsilon, to_model_space, to_uint8
+from pipeline.gen.diffusion_training import DiffusionTraining
+from pipeline.gen.nets.sr_unet import SRUNetConfig
+from pipeline.gen.super_resolver import (
+    degrade,
+    super_resolve,
+    training_condition,
+    upsample_condition,
+)
 from pipeline.metrics import PixelCounts, psnr
-from pipeline.nets.sr_unet import SRUNetConfig
 from pipeline.params import SRParams
 from pipeline.seeding import torch_generator
-from pipeline.super_resolver import degrade, super_resolve, training_condition, upsample_condition
 from pipeline.training import Dist
 
 

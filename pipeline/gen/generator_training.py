@@ -10,13 +10,17 @@ import numpy as np
 import torch
 from dvclive import Live
 
-from pipeline import generator
-from pipeline.diffusion import T, sample_timesteps, t_max, to_uint8
-from pipeline.diffusion_training import DiffusionTraining
 from pipeline.figures import pair_figure
+from pipeline.gen import generator
+from pipeline.gen.diffusion import T, sample_timesteps, t_max, to_uint8
+from pipeline.gen.diffusion_training import DiffusionTraining
+from pipeline.gen.nets.discriminator import (
+    DiscriminatorConfig,
+    TimeDiscriminator,
+    discriminator_losses,
+)
+from pipeline.gen.nets.paired_unet import PairedUNetConfig
 from pipeline.metrics import mean_rgb_jsd
-from pipeline.nets.discriminator import DiscriminatorConfig, TimeDiscriminator, discriminator_losses
-from pipeline.nets.paired_unet import PairedUNetConfig
 from pipeline.params import GenParams
 from pipeline.seeding import torch_generator
 from pipeline.training import Dist, autocast, on_device

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.data.video import encode_video
+from pipeline.datasets import list_pairs, read_pair, write_pair
 from pipeline.errors import DataError, run_stage
+from pipeline.files import atomic_dir
 from pipeline.geometry import resize_short_side
-from pipeline.io import atomic_dir, list_pairs, read_pair, read_rgb, write_pair
-from pipeline.video import encode_video
+from pipeline.images import read_rgb
 
 log = logging.getLogger(__name__)
 

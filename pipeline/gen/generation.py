@@ -23,15 +23,16 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from pipeline import generator as gen
 from pipeline.checkpoints import trained_size
-from pipeline.diffusion import to_uint8
 from pipeline.errors import DataError
+from pipeline.files import atomic_dir, atomic_file, file_digest
+from pipeline.gen import generator as gen
+from pipeline.gen.diffusion import to_uint8
+from pipeline.gen.super_resolver import super_resolve
 from pipeline.geometry import mask_fraction
-from pipeline.io import atomic_dir, atomic_file, file_digest, write_mask, write_rgb
+from pipeline.images import write_mask, write_rgb
 from pipeline.params import GenerateParams
 from pipeline.seeding import torch_generator
-from pipeline.super_resolver import super_resolve
 from pipeline.training import Dist, on_device, precision
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ together (paper Fig. 2).
 
 Every architecture takes the noisy pair as one (B, 4, H, W) tensor (RGB in channels 0-2, mask in 3)
 and a (B,) integer timestep, and returns its raw output in the same layout (ε or v, as its config's
-`prediction` says; `pipeline.diffusion.epsilon` reads it as ε).
+`prediction` says; `pipeline.gen.diffusion.epsilon` reads it as ε).
 
 - `concat`: one U-Net on the 4-channel pair (SatSynth's approach), `ConcatUNet`.
 - `shared_encoder`: one encoder run on the image and on the mask (own stems), two decoders.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from pipeline.nets.blocks import (
+from pipeline.gen.nets.blocks import (
     SKIP_KINDS,
     Attention,
     Downsample,

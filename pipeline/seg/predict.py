@@ -25,19 +25,12 @@ import torch.nn.functional as F
 import yaml
 from tqdm import tqdm
 
+from pipeline.data.video import decode_frames
 from pipeline.errors import DataError, run_stage
+from pipeline.files import atomic_dir
 from pipeline.geometry import resize_short_side, scale_image
-from pipeline.io import (
-    IMAGE_EXTS,
-    VIDEO_EXTS,
-    atomic_dir,
-    list_files,
-    read_rgb,
-    write_mask,
-    write_rgb,
-)
-from pipeline.segmentation import SegModelConfig, load_unet, predict_probs
-from pipeline.video import decode_frames
+from pipeline.images import IMAGE_EXTS, VIDEO_EXTS, list_files, read_rgb, write_mask, write_rgb
+from pipeline.seg.segmentation import SegModelConfig, load_unet, predict_probs
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from dvclive import Live
 from tqdm import tqdm
 
 from pipeline.checkpoints import load_training_state, save_model, save_training_state
-from pipeline.diffusion import Diffusion, T, epsilon, sample_timesteps, to_model_space
 from pipeline.errors import DataError
-from pipeline.io import atomic_dir
+from pipeline.files import atomic_dir
+from pipeline.gen.diffusion import Diffusion, T, epsilon, sample_timesteps, to_model_space
 from pipeline.seeding import torch_generator
 from pipeline.training import (
     Dist,

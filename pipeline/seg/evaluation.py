@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pipeline.data.layout import RawLayout, read_scaled_pair
 from pipeline.geometry import quadrants, resize_mask
-from pipeline.layout import RawLayout, read_scaled_pair
 from pipeline.metrics import PixelCounts
 
 

@@ -1,79 +1,24 @@
-"""Images, masks, paired datasets, manifests, packed arrays and atomic writes."""
+"""Paired datasets (images/, masks/, manifest.csv) and packed crop arrays."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
 
 from pipeline.errors import DataError
 from pipeline.geometry import mask_fraction
-
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv")
-
-
-def list_files(folder: Path, exts: tuple[str, ...]) -> list[Path]:
-    """Files in `folder` (not recursive) whose suffix is one of `exts`, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in exts)
-
-
-def reader_threads() -> int:
-    """Threads for decoding image files (PIL releases the GIL while it decodes and resizes): the
-    process's OMP_NUM_THREADS share when set, as under a `dvc queue` worker, else its cores."""
-    if os.environ.get("OMP_NUM_THREADS"):
-        return max(1, int(os.environ["OMP_NUM_THREADS"]))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def require_dir(folder: Path, what: str) -> Path:
-    """Return `folder` if it is a directory, else raise a DataError naming it."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{what} folder not found: {folder}")
-    return folder
-
-
-def _open(path: Path) -> Image.Image:
-    try:
-        img = Image.open(path)
-        img.load()
-    except (OSError, UnidentifiedImageError) as err:
-        raise DataError(f"cannot read image {path}: {err}") from None
-    return img
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """An image file as uint8 H×W×3."""
-    return np.asarray(_open(path).convert("RGB"))
-
-
-def read_mask(path: Path) -> np.ndarray:
-    """A mask file as bool H×W: every non-zero pixel (any channel) is wheat."""
-    arr = np.asarray(_open(path))
-    if arr.ndim == 3:
-        channels = arr[..., :3] if arr.shape[2] == 4 else arr
-        arr = channels.max(axis=2)
-    return arr > 0
-
-
-def write_rgb(path: Path, image: np.ndarray) -> None:
-    """Write a uint8 H×W×3 image as PNG."""
-    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), "RGB").save(path)
-
-
-def write_mask(path: Path, mask: np.ndarray) -> None:
-    """Write a boolean (or 0/1) mask as a one-channel 0/255 PNG."""
-    Image.fromarray((np.asarray(mask) > 0).astype(np.uint8) * 255, "L").save(path)
+from pipeline.images import (
+    IMAGE_EXTS,
+    list_files,
+    read_mask,
+    read_rgb,
+    require_dir,
+    write_mask,
+    write_rgb,
+)
 
 
 def write_pair(root: Path, stem: str, image: np.ndarray, mask: np.ndarray) -> None:
@@ -116,57 +61,6 @@ def read_pair(pair: PairPaths) -> tuple[np.ndarray, np.ndarray]:
             f"{pair.image} is {image.shape[1]}x{image.shape[0]}"
         )
     return image, mask
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file (the weights a generated set came from)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a fresh temporary folder beside `target`; on success it replaces `target` whole."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    tmp.chmod(0o777 & ~_umask())
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
-    elif target.exists() or target.is_symlink():
-        target.unlink()
-    os.replace(tmp, target)
-
-
-@contextlib.contextmanager
-def atomic_file(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `target`; on success it is renamed onto `target`."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    tmp.chmod(0o666 & ~_umask())
-    try:
-        yield tmp
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, target)
 
 
 class PairWriter:

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline.data.layout import RawLayout, read_scaled_pair
+from pipeline.datasets import read_manifest
 from pipeline.geometry import centre_square, mask_fraction, resize_short_side
-from pipeline.io import read_manifest, read_rgb
-from pipeline.layout import RawLayout, read_scaled_pair
+from pipeline.images import read_rgb
 from pipeline.params import FinetuneParams, SegTrainParams
-from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.segmentation import SegModelConfig, fit, predict_list
+from pipeline.seg.checkpoint import SegCheckpoint
+from pipeline.seg.segmentation import SegModelConfig, fit, predict_list
 from pipeline.training import Dist
 
 log = logging.getLogger(__name__)

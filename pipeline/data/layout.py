@@ -8,17 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.datasets import PairPaths, inside, list_pairs, read_pair
 from pipeline.errors import DataError
 from pipeline.geometry import resize_short_side
-from pipeline.io import (
-    IMAGE_EXTS,
-    VIDEO_EXTS,
-    PairPaths,
-    inside,
-    list_files,
-    list_pairs,
-    read_pair,
-)
+from pipeline.images import IMAGE_EXTS, VIDEO_EXTS, list_files
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from pipeline.errors import DataError
 from pipeline.geometry import resize_image, resize_mask
-from pipeline.io import read_mask, read_rgb
+from pipeline.images import read_mask, read_rgb
 
 
 def source_segments(frames: pd.DataFrame, segment: int) -> pd.Series:

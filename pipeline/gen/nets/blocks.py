@@ -25,7 +25,7 @@ DATA_RANGE = (-1.0, 1.0)
 class UNetShape:
     """Sizes shared by the U-Nets: `widths` gives the channels of each resolution level;
     `prediction` names what the head's raw output stands for (`epsilon` or `v`); the networks
-    do not use it, `pipeline.diffusion.epsilon` reads their output by it.
+    do not use it, `pipeline.gen.diffusion.epsilon` reads their output by it.
 
     Saved beside the weights, it also says how to use them: `sample_size`, the side of the pairs
     they were trained on (None: not tied to one), and `data_range`, the range pairs are diffused

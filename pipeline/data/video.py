@@ -12,8 +12,8 @@ import ffmpeg
 import numpy as np
 
 from pipeline.errors import DataError
+from pipeline.files import atomic_file
 from pipeline.geometry import short_side_size
-from pipeline.io import atomic_file
 
 _DIMS = re.compile(r"(?<![\w/])([1-9]\d*)x([1-9]\d*)(?!\w)")
 

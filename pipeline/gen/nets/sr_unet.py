@@ -8,7 +8,7 @@ and the first conv of every encoder and decoder ResBlock also reads `cond` area-
 level's resolution. The condition joins after the block's GroupNorm → SiLU, un-normalised, so the
 GroupNorm groups stay whole and the raw pixel values reach the conv.
 
-The condition is made by `pipeline.super_resolver` (`degrade`, `upsample_condition`).
+The condition is made by `pipeline.gen.super_resolver` (`degrade`, `upsample_condition`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pipeline.nets.blocks import (
+from pipeline.gen.nets.blocks import (
     Attention,
     Downsample,
     ResBlock,
@@ -28,7 +28,7 @@ from pipeline.nets.blocks import (
     Upsample,
     make_skip,
 )
-from pipeline.nets.paired_unet import make_head
+from pipeline.gen.nets.paired_unet import make_head
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from pipeline import diffusion
 from pipeline.checkpoints import load_model
-from pipeline.nets.paired_unet import PairedUNetConfig, build_generator
+from pipeline.gen import diffusion
+from pipeline.gen.nets.paired_unet import PairedUNetConfig, build_generator
 from pipeline.params import GenParams
 from pipeline.training import autocast
 

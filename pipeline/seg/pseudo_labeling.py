@@ -8,10 +8,10 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from pipeline.finetuning import self_training_round
 from pipeline.params import PseudoLabelParams, SegTrainParams
-from pipeline.seg_checkpoint import SegCheckpoint
-from pipeline.segmentation import IGNORE, predict_list
+from pipeline.seg.checkpoint import SegCheckpoint
+from pipeline.seg.finetuning import self_training_round
+from pipeline.seg.segmentation import IGNORE, predict_list
 from pipeline.training import Dist
 
 

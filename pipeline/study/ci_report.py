@@ -1,6 +1,7 @@
-"""`python -m pipeline.ci_report --base REV [--head REV] --out DIR`: the pull-request report, built
-offline: `dvc metrics diff --md`, every plot whose data changed rendered to PNG from the Vega-Lite
-specs of `dvc plots diff --json` (vl-convert), and the generated pairs of both revisions."""
+"""`python -m pipeline.study.ci_report --base REV [--head REV] --out DIR`: the pull-request report,
+built offline: `dvc metrics diff --md`, every plot whose data changed rendered to PNG from the
+Vega-Lite specs of `dvc plots diff --json` (vl-convert), and the generated pairs of both
+revisions."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from pipeline import artifacts
 from pipeline.dvc_cli import dvc
 from pipeline.errors import run_stage
-from pipeline.io import atomic_dir
+from pipeline.files import atomic_dir
 
 PAIRS = artifacts.GENERATED_PAIRS.as_posix()
 
@@ -85,7 +86,7 @@ def build(repo: Path, base: str, head: str | None, out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.ci_report", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m pipeline.study.ci_report", description=__doc__)
     parser.add_argument("--base", required=True, help="git revision or experiment to compare to")
     parser.add_argument("--head", help="revision to report (default: the workspace)")
     parser.add_argument("--out", type=Path, default=Path("ci-report"))

@@ -3,8 +3,8 @@ params, loading the weights train_sr saved, the condition it is given, and super
 low-resolution pairs. Its training is in sr_training.
 
 The super-resolver learns from high-resolution crops degraded by the SR factor (sr_size /
-gen_size) the way `pipeline.crops` resizes crops: antialiased bilinear for the image, nearest for
-the mask, so the mask stays exactly ±1. The condition is that degraded pair brought back to the
+gen_size) the way `pipeline.data.crops` resizes crops: antialiased bilinear for the image, nearest
+for the mask, so the mask stays exactly ±1. The condition is that degraded pair brought back to the
 crop size (bilinear image, nearest mask).
 """
 
@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pipeline import diffusion
 from pipeline.checkpoints import load_model
-from pipeline.diffusion import to_model_space, to_uint8
-from pipeline.nets.sr_unet import SRUNetConfig, build_sr
+from pipeline.gen import diffusion
+from pipeline.gen.diffusion import to_model_space, to_uint8
+from pipeline.gen.nets.sr_unet import SRUNetConfig, build_sr
 from pipeline.params import SRParams
 from pipeline.training import autocast
 

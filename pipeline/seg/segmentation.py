@@ -18,7 +18,7 @@ from pipeline.errors import DataError
 from pipeline.geometry import centre_crops
 from pipeline.metrics import PixelCounts
 from pipeline.params import SegTrainParams
-from pipeline.seg_checkpoint import SegCheckpoint
+from pipeline.seg.checkpoint import SegCheckpoint
 from pipeline.training import Dist, autocast, check_finite, default_device, on_device
 
 log = logging.getLogger(__name__)

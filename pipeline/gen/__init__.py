@@ -1,0 +1,1 @@
+"""The generator half: diffusion, networks, generator and super-resolver, sampling."""

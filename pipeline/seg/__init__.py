@@ -1,0 +1,1 @@
+"""The segmentation half: U-Net training, self-training, pseudo-labels, evaluation, prediction."""
