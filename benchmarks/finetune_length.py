@@ -23,7 +23,7 @@ from pipeline.data.layout import RawLayout
 from pipeline.geometry import quadrants
 from pipeline.params import load_params
 from pipeline.seg.finetuning import gwhd_finetune_set
-from pipeline.seg.segmentation import SegModelConfig, build_unet, fit
+from pipeline.seg.segmentation import FitRun, SegModelConfig, build_unet, fit
 
 
 class Record:
@@ -60,8 +60,7 @@ def val_curve(seed: int, epochs: int) -> list[float]:
         (images[kept], masks[kept]),
         (val_images, val_masks),
         params.finetune.fit_params(config.size, epochs),
-        seed,
-        record,
+        FitRun(seed, record),
     )
     return record.dice
 

@@ -37,7 +37,14 @@ from pipeline.images import read_mask, read_rgb
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
 from pipeline.seg.evaluation import load_test_crops, score
-from pipeline.seg.segmentation import SegModelConfig, build_unet, fit, predict_list, split_pairs
+from pipeline.seg.segmentation import (
+    FitRun,
+    SegModelConfig,
+    build_unet,
+    fit,
+    predict_list,
+    split_pairs,
+)
 
 PREPARED = Path("data/prepared")
 GENERATED = Path("data/generated")
@@ -81,7 +88,7 @@ def main() -> None:
             model = build_unet(config)
             live_dir = args.out / f"{name}_seed{seed}"
             with Live(str(live_dir), dvcyaml=False, save_dvc_exp=False) as live:
-                fit(model, train, val, p, seed, live)
+                fit(model, train, val, p, FitRun(seed, live))
             predict = functools.partial(predict_list, model, batch_size=16)
             probs = predict_at_scale(predict, crops.images, config.scale, (sizes.sr_size,) * 2)
             overall = score(probs, crops.masks, crops.domains, params.evaluate.threshold)["overall"]

@@ -31,7 +31,7 @@ import torch
 from pipeline.gen.generator_training import GeneratorTraining
 from pipeline.gen.sr_training import SRTraining
 from pipeline.params import load_params
-from pipeline.seg.segmentation import SegModelConfig, build_unet, fit
+from pipeline.seg.segmentation import FitRun, SegModelConfig, build_unet, fit
 from pipeline.training import Dist, default_device, make_live
 
 PROFILES = {"demo": Path("params.yaml"), "paper": Path("profiles/paper.yaml")}
@@ -88,7 +88,7 @@ def one(profile: str, trainer: str, steps: int, cap: int) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             live = make_live(Path(tmp) / "dvclive")
             began = time.perf_counter()
-            fit(model, (images, masks), None, p, 0, live, dist)
+            fit(model, (images, masks), None, p, FitRun(0, live, dist))
             seconds = (time.perf_counter() - began) / (steps + 1)  # the epoch's mean, warm-up in
             live.end()
     peak = _peak(device)

@@ -129,15 +129,9 @@ class CopyPasteParams:
 
 
 @dataclass(frozen=True)
-class SegTrainParams:
-    """An smp U-Net trained with Dice + BCE (the labeler; later the downstream models)."""
+class SegFitParams:
+    """How a segmentation U-Net is fitted: crops, epochs, batch and optimiser (with Dice + BCE)."""
 
-    encoder: str = "resnet18"
-    """smp encoder of the U-Net, randomly initialised (e.g. `mobilenet_v2`, `efficientnet-b4`)."""
-    encoder_depth: int = 4
-    """Encoder stages (each halves the resolution)."""
-    decoder_channels: list[int] = field(default_factory=lambda: [64, 32, 16, 8])
-    """Decoder channels per stage, one entry per encoder stage."""
     size: int = 128
     """Side of the random square training crops (px)."""
     epochs: int = 4
@@ -150,19 +144,36 @@ class SegTrainParams:
     """Optimiser: Adam or SGD with momentum."""
     momentum: float = 0.9
     """SGD momentum (unused with Adam)."""
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "size", "epochs", "batch_size", "lr")
+        if not 0 <= self.momentum < 1:
+            raise ParamsError(f"{section}.momentum must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class SegTrainParams(SegFitParams):
+    """An smp U-Net trained with Dice + BCE (the labeler; later the downstream models): the
+    network, how it is fitted, and the share of pairs held out."""
+
+    encoder: str = "resnet18"
+    """smp encoder of the U-Net, randomly initialised (e.g. `mobilenet_v2`, `efficientnet-b4`)."""
+    encoder_depth: int = 4
+    """Encoder stages (each halves the resolution)."""
+    decoder_channels: list[int] = field(default_factory=lambda: [64, 32, 16, 8])
+    """Decoder channels per stage, one entry per encoder stage."""
     val_fraction: float = 0.1
     """Share of the pairs held out for validation (0: none)."""
 
     def check(self, section: str) -> None:
-        _positive(self, section, "encoder_depth", "size", "epochs", "batch_size", "lr")
+        super().check(section)
+        _positive(self, section, "encoder_depth")
         if len(self.decoder_channels) != self.encoder_depth:
             raise ParamsError(f"{section}.decoder_channels needs {self.encoder_depth} entries")
         if self.size % (2**self.encoder_depth):
             raise ParamsError(f"{section}.size must be divisible by 2**encoder_depth")
         if not 0 <= self.val_fraction < 1:
             raise ParamsError(f"{section}.val_fraction must be in [0, 1)")
-        if not 0 <= self.momentum < 1:
-            raise ParamsError(f"{section}.momentum must be in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -227,13 +238,10 @@ class PrepareParams:
 
 
 @dataclass(frozen=True)
-class GenParams:
-    """The paired diffusion generator: architecture, optional discriminator, training."""
+class DiffusionTrainParams:
+    """A diffusion network's size and its training: what the generator and the super-resolver
+    share (each section sets its own values; the defaults are the generator's)."""
 
-    arch: Literal["concat", "shared_encoder", "two_encoder"] = "concat"
-    """Network: one U-Net on image + mask, or two branches sharing or owning an encoder."""
-    skip: Literal["scaleu", "zeroconv", "concat"] = "scaleu"
-    """Skip-feature join: ScaleU scales, zero-initialised 1×1 convs, or plain concatenation."""
     widths: list[int] = field(default_factory=lambda: [32, 64, 128])
     """Channels of each U-Net resolution level (multiples of 8 and of `heads`)."""
     layers_per_level: int = 2
@@ -242,6 +250,41 @@ class GenParams:
     """Attention heads at the bottleneck."""
     time_dim: int = 128
     """Size of the timestep embedding."""
+    epochs: int = 60
+    """Training epochs."""
+    batch_size: int = 32
+    """Crops per optimisation step (the global batch, split over torchrun processes)."""
+    lr: float = 2.1e-4
+    """Adam learning rate."""
+    prediction: Literal["epsilon", "v"] = "epsilon"
+    """What the network outputs: the noise `epsilon` or the velocity `v`."""
+    flips: bool = True
+    """Random horizontal and vertical flips of the training crops."""
+    ema_decay: float = 0.999
+    """Decay of the weights' exponential moving average, per step (0 turns EMA off)."""
+    eval_every: int = 10
+    """Epochs between scores of generated samples and a sample grid."""
+    val_timesteps: int = 10
+    """Timesteps on the fixed grid of the deterministic validation loss."""
+    checkpoint_every: int = 5
+    """Epochs between resumable checkpoints."""
+
+    def check(self, section: str) -> None:
+        _positive(self, section, "layers_per_level", "heads", "time_dim", "epochs", "batch_size")
+        _positive(self, section, "lr", "eval_every", "val_timesteps", "checkpoint_every")
+        _check_widths(self, section, self.heads)
+
+
+@dataclass(frozen=True)
+class GenParams(DiffusionTrainParams):
+    """The paired diffusion generator: architecture, optional discriminator, training (`lr` is
+    the discriminator's too; `eval_every`: epochs between JSD scores, sample grids and min-JSD
+    weight updates)."""
+
+    arch: Literal["concat", "shared_encoder", "two_encoder"] = "concat"
+    """Network: one U-Net on image + mask, or two branches sharing or owning an encoder."""
+    skip: Literal["scaleu", "zeroconv", "concat"] = "scaleu"
+    """Skip-feature join: ScaleU scales, zero-initialised 1×1 convs, or plain concatenation."""
     discriminator: bool = False
     """Train with a time-conditioned discriminator on the t−1 posterior means."""
     disc_widths: list[int] = field(default_factory=lambda: [32, 64, 128])
@@ -258,40 +301,20 @@ class GenParams:
     """Curriculum offset: t_max at epoch 0 (timesteps)."""
     priority_until: int = 500
     """With the curriculum: timesteps drawn with P(t) ∝ t + 1 until this epoch."""
-    epochs: int = 60
-    """Training epochs."""
-    batch_size: int = 32
-    """Crops per optimisation step (the global batch, split over torchrun processes)."""
-    lr: float = 2.1e-4
-    """Adam learning rate (the discriminator's too)."""
-    prediction: Literal["epsilon", "v"] = "epsilon"
-    """What the network outputs: the noise `epsilon` or the velocity `v`."""
-    flips: bool = True
-    """Random horizontal and vertical flips of the training crops."""
-    ema_decay: float = 0.999
-    """Decay of the weights' exponential moving average, per step (0 turns EMA off)."""
-    eval_every: int = 10
-    """Epochs between JSD scores, sample grids and min-JSD weight updates."""
-    val_timesteps: int = 10
-    """Timesteps on the fixed grid of the deterministic validation loss."""
     jsd_samples: int = 64
     """Pairs generated for each JSD score (mean RGB Jensen–Shannon divergence to the crops)."""
     jsd_sampler: Sampler = "ddim"
     """Sampler of the JSD pairs."""
     jsd_steps: int = 25
     """Sampler steps of the JSD pairs."""
-    checkpoint_every: int = 5
-    """Epochs between resumable checkpoints."""
 
     def check(self, section: str) -> None:
-        _positive(self, section, "layers_per_level", "heads", "time_dim", "epochs", "batch_size")
-        _positive(self, section, "lr", "eval_every", "val_timesteps", "jsd_samples", "jsd_steps")
+        super().check(section)
+        _positive(self, section, "jsd_samples", "jsd_steps")
         _positive(self, section, "curriculum_sigma", "curriculum_alpha", "curriculum_offset")
-        _positive(self, section, "checkpoint_every")
         _non_negative(self, section, "adv_weight", "priority_until")
         if not self.disc_widths or min(self.disc_widths) <= 0:
             raise ParamsError(f"{section}.disc_widths must be a non-empty list of positive widths")
-        _check_widths(self, section, self.heads)
 
     @property
     def uses_curriculum(self) -> bool:
@@ -301,47 +324,28 @@ class GenParams:
 
 
 @dataclass(frozen=True)
-class SRParams:
-    """The diffusion super-resolver: architecture and training."""
+class SRParams(DiffusionTrainParams):
+    """The diffusion super-resolver: a smaller network than the generator's by default, and its
+    training (`eval_every`: epochs between SR scores, PSNR and mask Dice of held-out crops)."""
 
     widths: list[int] = field(default_factory=lambda: [16, 32, 64])
-    """Channels of each U-Net resolution level (multiples of 8 and of `heads`)."""
     layers_per_level: int = 1
-    """Residual blocks per U-Net level."""
-    heads: int = 4
-    """Attention heads at the bottleneck."""
     time_dim: int = 64
-    """Size of the timestep embedding."""
     epochs: int = 40
-    """Training epochs."""
     batch_size: int = 16
-    """Crops per optimisation step (the global batch, split over torchrun processes)."""
     lr: float = 1.0e-3
-    """Adam learning rate."""
-    prediction: Literal["epsilon", "v"] = "epsilon"
-    """What the network outputs: the noise `epsilon` or the velocity `v`."""
-    flips: bool = True
-    """Random horizontal and vertical flips of the training crops."""
     ema_decay: float = 0.995
-    """Decay of the weights' exponential moving average, per step (0 turns EMA off)."""
-    eval_every: int = 10
-    """Epochs between SR scores (PSNR, mask Dice) of held-out crops and a sample grid."""
     val_timesteps: int = 5
-    """Timesteps on the fixed grid of the deterministic validation loss."""
     eval_samples: int = 16
     """Held-out crops super-resolved for each SR score."""
     eval_sampler: Sampler = "ddim"
     """Sampler of the SR scores."""
     eval_steps: int = 20
     """Sampler steps of the SR scores."""
-    checkpoint_every: int = 5
-    """Epochs between resumable checkpoints."""
 
     def check(self, section: str) -> None:
-        _positive(self, section, "layers_per_level", "heads", "time_dim", "epochs", "batch_size")
-        _positive(self, section, "lr", "eval_every", "val_timesteps", "eval_samples", "eval_steps")
-        _positive(self, section, "checkpoint_every")
-        _check_widths(self, section, self.heads)
+        super().check(section)
+        _positive(self, section, "eval_samples", "eval_steps")
 
 
 @dataclass(frozen=True)
@@ -440,17 +444,9 @@ class FinetuneParams:
         if not 0 <= self.momentum < 1:
             raise ParamsError(f"{section}.momentum must be in [0, 1)")
 
-    def fit_params(self, size: int, epochs: int) -> SegTrainParams:
-        """The training settings of one fine-tuning pass on `size`-pixel crops."""
-        return SegTrainParams(
-            size=size,
-            epochs=epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            optimizer=self.optimizer,
-            momentum=self.momentum,
-            val_fraction=0.0,
-        )
+    def fit_params(self, size: int, epochs: int) -> SegFitParams:
+        """The fit settings of one fine-tuning pass on `size`-pixel crops."""
+        return SegFitParams(size, epochs, self.batch_size, self.lr, self.optimizer, self.momentum)
 
 
 @dataclass(frozen=True)

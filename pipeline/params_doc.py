@@ -61,7 +61,15 @@ class Section:
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """A dataclass's attribute docstrings: field name -> the string literal on the line after it."""
+    """A dataclass's attribute docstrings: field name -> the string literal on the line after it
+    (a field its base classes document keeps their docstring unless the class gives its own)."""
+    docs = {}
+    for base in reversed([c for c in cls.__mro__ if dataclasses.is_dataclass(c)]):
+        docs.update(_own_field_docs(base))
+    return docs
+
+
+def _own_field_docs(cls: type) -> dict[str, str]:
     (node,) = ast.parse(textwrap.dedent(inspect.getsource(cls))).body
     docs = {}
     for stmt, after in zip(node.body, node.body[1:], strict=False):

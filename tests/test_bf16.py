@@ -14,7 +14,7 @@ from pipeline.gen.generation import GenerationSpec, make_pairs
 from pipeline.gen.generator_training import GeneratorTraining
 from pipeline.gen.sr_training import SRTraining
 from pipeline.params import SegTrainParams
-from pipeline.seg.segmentation import SegModelConfig, build_unet, fit, seg_loss, to_input
+from pipeline.seg.segmentation import FitRun, SegModelConfig, build_unet, fit, seg_loss, to_input
 from pipeline.training import CPU_BF16, autocast, main_live, precision
 from tests.conftest import CPU, TINY_GEN, TINY_SR, crops
 
@@ -100,7 +100,7 @@ def test_a_segmentation_step_in_bf16_is_finite_and_close_to_float32(bf16, tmp_pa
             batch_size=4,
         )  # fmt: skip
         with main_live(tmp_path / "live", CPU) as live:
-            fit(model, (images, masks), (images, masks), params, 0, live, CPU)
+            fit(model, (images, masks), (images, masks), params, FitRun(0, live, CPU))
         assert _channels_last(model) == (precision(CPU.device) == "bf16")
         return torch.cat([v.float().flatten() for v in model.state_dict().values()])
 

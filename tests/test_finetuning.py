@@ -11,7 +11,7 @@ from pipeline.datasets import write_pair
 from pipeline.params import FinetuneParams
 from pipeline.seg import finetuning
 from pipeline.seg.finetuning import finetune_gwhd, gwhd_finetune_set, self_train
-from pipeline.seg.segmentation import SegModelConfig, build_unet
+from pipeline.seg.segmentation import FitRun, SegModelConfig, build_unet
 
 CONFIG = SegModelConfig("mobilenet_v2", 2, [8, 8], size=16, scale=0.5)
 P = FinetuneParams(epochs=1, rounds=1, frame_epochs=1, batch_size=4, lr=0.01)
@@ -42,7 +42,7 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path):
     fresh = build_unet(CONFIG)
     start = _flat(base)
     with Live(str(tmp_path / "live"), dvcyaml=False, save_dvc_exp=False) as live:
-        finetune_gwhd(base, CONFIG, _pairs(8, 16), P, 0, live)
+        finetune_gwhd(base, CONFIG, _pairs(8, 16), P, FitRun(0, live))
     tuned = _flat(base.cpu())
     assert not torch.equal(tuned, start)
     assert (tuned - start).norm() < 0.1 * (_flat(fresh) - start).norm()
@@ -52,9 +52,9 @@ def test_self_training_runs_its_rounds_then_the_gwhd_fine_tune(tmp_path, monkeyp
     calls = []
     real_fit = finetuning.fit
 
-    def record(model, train, val, p, seed, live, *args):
-        calls.append((len(train[0]), p.epochs, p.size))
-        return real_fit(model, train, val, p, seed, live, *args)
+    def record(model, train, val, p, run):
+        calls.append((len(train[0]), p.epochs, p.size, run.seed, run.phase))
+        return real_fit(model, train, val, p, run)
 
     monkeypatch.setattr(finetuning, "fit", record)
     model = build_unet(CONFIG)
@@ -66,7 +66,7 @@ def test_self_training_runs_its_rounds_then_the_gwhd_fine_tune(tmp_path, monkeyp
             frames,
             _pairs(4, 16),
             FinetuneParams(rounds=2, epochs=1, frame_epochs=1, batch_size=4),
-            0,
-            live,
+            FitRun(5, live),
         )
-    assert calls == [(6, 1, 16), (6, 1, 16), (4, 1, 16)]
+    # each round seeded and phased apart, the fine-tune with the run's own seed, last phase
+    assert calls == [(6, 1, 16, 6, 0), (6, 1, 16, 7, 1), (4, 1, 16, 5, 2)]

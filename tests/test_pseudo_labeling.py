@@ -7,7 +7,7 @@ import pytest
 import torch
 from dvclive import Live
 
-from pipeline.params import PseudoLabelParams, SegTrainParams
+from pipeline.params import PseudoLabelParams, SegFitParams, SegTrainParams
 from pipeline.seg import pseudo_labeling
 from pipeline.seg.pseudo_labeling import (
     fraction_threshold,
@@ -15,7 +15,7 @@ from pipeline.seg.pseudo_labeling import (
     self_train_on_frames,
     threshold_of,
 )
-from pipeline.seg.segmentation import IGNORE, SegModelConfig, build_unet, predict_list
+from pipeline.seg.segmentation import IGNORE, FitRun, SegModelConfig, build_unet, predict_list
 
 TINY = SegModelConfig("resnet18", 3, [16, 8, 8], size=16)
 
@@ -55,7 +55,7 @@ def test_self_training_rounds_train_the_model_on_its_own_labels(tmp_path, rounds
     p = PseudoLabelParams(rounds=rounds, epochs=1, threshold_rule="annotated_fraction")
     fit_p = SegTrainParams(size=16, batch_size=2, epochs=9, val_fraction=0.5)
     with Live(str(tmp_path / "live"), dvcyaml=False, save_dvc_exp=False) as live:
-        self_train_on_frames(model, frames, p, fit_p, seed=0, live=live)
+        self_train_on_frames(model, frames, p, fit_p, FitRun(0, live))
     changed = any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert changed == (rounds > 0)
 
@@ -72,7 +72,7 @@ def test_the_rounds_label_at_the_fixed_threshold_whatever_the_rule(monkeypatch):
     )
     for rule in ("fixed", "annotated_fraction"):
         p = PseudoLabelParams(threshold=threshold, rounds=1, threshold_rule=rule)
-        self_train_on_frames(model, frames, p, SegTrainParams(size=16), seed=0)
+        self_train_on_frames(model, frames, p, SegFitParams(size=16), FitRun(0))
     assert len(seen) == 2
     for masks in seen:
         np.testing.assert_array_equal(masks, probs >= threshold)

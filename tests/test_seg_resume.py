@@ -17,7 +17,7 @@ from pipeline.seg import segmentation
 from pipeline.seg.checkpoint import SegCheckpoint
 from pipeline.seg.finetuning import self_train
 from pipeline.seg.pseudo_labeling import self_train_on_frames
-from pipeline.seg.segmentation import SegModelConfig, build_unet, fit
+from pipeline.seg.segmentation import FitRun, SegModelConfig, build_unet, fit
 from pipeline.training import Dist, main_live
 
 CPU = Dist(0, 1, torch.device("cpu"))
@@ -59,14 +59,15 @@ def _train(root: Path, kind: str, guard: str = "g") -> torch.nn.Module:
     checkpoint = SegCheckpoint(root / "ckpt", guard, root / "live")
     with main_live(root / "live", CPU, checkpoint.live_step) as live:
         if kind == "fit":
-            fit(model, _pairs(8), _pairs(4, seed=1), FIT, 0, live, CPU, checkpoint)
+            fit(model, _pairs(8), _pairs(4, seed=1), FIT, FitRun(0, live, CPU, checkpoint))
         elif kind == "finetune":
             p = FinetuneParams(epochs=2, rounds=2, frame_epochs=2, batch_size=4)
-            self_train(model, CONFIG, _pairs(8, seed=2)[0], _pairs(8), p, 0, live, CPU, checkpoint)
+            run = FitRun(0, live, CPU, checkpoint)
+            self_train(model, CONFIG, _pairs(8, seed=2)[0], _pairs(8), p, run)
         else:
             p = PseudoLabelParams(rounds=2, epochs=2, threshold_rule="annotated_fraction")
             frames = _pairs(8, seed=2)[0]
-            self_train_on_frames(model, frames, p, FIT, 0, live, CPU, checkpoint)
+            self_train_on_frames(model, frames, p, FIT, FitRun(0, live, CPU, checkpoint))
     checkpoint.clear()
     return model
 
@@ -121,7 +122,7 @@ def test_a_non_finite_loss_stops_naming_epoch_and_step_and_keeps_the_last_checkp
         pytest.raises(TrainingDiverged, match="at epoch 2, step 2") as err,
         main_live(live_dir, CPU) as live,
     ):
-        fit(model, _pairs(8), None, FIT, 0, live, CPU, checkpoint)
+        fit(model, _pairs(8), None, FIT, FitRun(0, live, CPU, checkpoint))
     assert str(tmp_path / "ckpt/state.pt") in str(err.value)
     state = torch.load(tmp_path / "ckpt/state.pt", weights_only=True)
     assert state["epoch"] == 1
@@ -132,4 +133,5 @@ def test_a_nan_in_the_first_epoch_says_no_checkpoint_exists(tmp_path, monkeypatc
     monkeypatch.setattr(segmentation, "seg_loss", lambda logits, target: logits.sum() * np.nan)
     checkpoint = SegCheckpoint(tmp_path / "ckpt", "g")
     with pytest.raises(TrainingDiverged, match="epoch 1, step 1: no weights were written and no"):
-        fit(build_unet(CONFIG), _pairs(8), None, replace(FIT, epochs=1), 0, None, CPU, checkpoint)
+        run = FitRun(0, None, CPU, checkpoint)
+        fit(build_unet(CONFIG), _pairs(8), None, replace(FIT, epochs=1), run)

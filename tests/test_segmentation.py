@@ -14,6 +14,7 @@ from pipeline.seg.segmentation import (
     IGNORE,
     IMAGENET_MEAN,
     IMAGENET_STD,
+    FitRun,
     SegModelConfig,
     build_unet,
     fit,
@@ -152,5 +153,5 @@ def test_a_last_batch_of_one_pair_is_dropped_not_fed_to_batchnorm(tmp_path):
     batches = []
     model.register_forward_pre_hook(lambda module, args: batches.append(len(args[0])))
     with Live(str(tmp_path / "live"), dvcyaml=False, save_dvc_exp=False) as live:
-        fit(model, (images, masks), None, p, seed=0, live=live)  # a batch of 1 would raise here
+        fit(model, (images, masks), None, p, FitRun(0, live))  # a batch of 1 would raise here
     assert batches == [8]

@@ -23,7 +23,7 @@ from pipeline.gen.sr_training import SRTraining
 from pipeline.params import SegTrainParams
 from pipeline.seg import segmentation
 from pipeline.seg.checkpoint import SegCheckpoint
-from pipeline.seg.segmentation import SegModelConfig, build_unet, fit
+from pipeline.seg.segmentation import FitRun, SegModelConfig, build_unet, fit
 from pipeline.training import close_dist, fingerprint, init_dist, main_live
 from tests.conftest import CPU, TINY_GEN, TINY_SR, crops, free_port, run_paths, weights
 
@@ -63,7 +63,7 @@ def train(kind: str, root: Path, p=None, dist=CPU) -> None:
         model = build_unet(SEG_CONFIG)
         checkpoint = SegCheckpoint(root / "ckpt", fingerprint(asdict(p)), root / "live", dist)
         with main_live(root / "live", dist, checkpoint.live_step) as live:
-            fit(model, _pairs(8), _pairs(4, 1), p, 0, live, dist, checkpoint)
+            fit(model, _pairs(8), _pairs(4, 1), p, FitRun(0, live, dist, checkpoint))
         if dist.main:
             checkpoint.clear()
             save_model(model, SEG_CONFIG, root / "models/final")

@@ -28,6 +28,7 @@ from pipeline.checkpoints import load_training_state, save_model, save_training_
 from pipeline.errors import DataError
 from pipeline.files import atomic_dir
 from pipeline.gen.diffusion import Diffusion, T, epsilon, sample_timesteps, to_model_space
+from pipeline.params import DiffusionTrainParams
 from pipeline.seeding import torch_generator
 from pipeline.training import (
     Dist,
@@ -58,15 +59,16 @@ class RunPaths:
 class DiffusionTraining(ABC):
     """One resumable training run of a diffusion network (ε or v output) on packed N×H×W×4 crops.
 
-    `p` is a params section with the training keys (epochs, batch_size, lr, prediction, flips,
-    ema_decay, eval_every, val_timesteps, checkpoint_every). The run keeps `final` and
+    `p` is the generator's or the super-resolver's params section. The run keeps `final` and
     `best_val` weights and whatever names `kept` adds (staged by `evaluate`).
     """
 
     stage = "train"
     kept: tuple[str, ...] = ("best_val",)
 
-    def __init__(self, p: Any, seed: int, train: np.ndarray, val: np.ndarray, dist: Dist):
+    def __init__(
+        self, p: DiffusionTrainParams, seed: int, train: np.ndarray, val: np.ndarray, dist: Dist
+    ):
         if len(train) < p.batch_size:
             raise DataError(f"{len(train)} training crops are fewer than the batch size")
         if p.batch_size % dist.world:

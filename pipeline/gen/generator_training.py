@@ -29,6 +29,7 @@ from pipeline.training import Dist, autocast, on_device
 class GeneratorTraining(DiffusionTraining):
     """One training run of the generator (and optional discriminator), resumable by checkpoint."""
 
+    p: GenParams
     stage = "train_gen"
     kept = ("best_val", "min_jsd")
 

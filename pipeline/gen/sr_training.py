@@ -32,6 +32,7 @@ class SRTraining(DiffusionTraining):
     """One training run of the super-resolver, resumable by checkpoint; every eval_every epochs
     it super-resolves fixed degraded validation crops and scores them against the originals."""
 
+    p: SRParams
     stage = "train_sr"
     kept = ("best_val",)
 

@@ -11,6 +11,7 @@ so that a set stacks into one array.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,8 @@ from pipeline.data.layout import RawLayout, read_scaled_pair
 from pipeline.datasets import read_manifest
 from pipeline.geometry import centre_square, mask_fraction, resize_short_side
 from pipeline.images import read_rgb
-from pipeline.params import FinetuneParams, SegTrainParams
-from pipeline.seg.checkpoint import SegCheckpoint
-from pipeline.seg.segmentation import SegModelConfig, fit, predict_list
-from pipeline.training import Dist
+from pipeline.params import FinetuneParams, SegFitParams
+from pipeline.seg.segmentation import FitRun, SegModelConfig, fit, predict_list
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +55,13 @@ def finetune_gwhd(
     config: SegModelConfig,
     gwhd: tuple[np.ndarray, np.ndarray],
     p: FinetuneParams,
-    seed: int,
-    live,
-    dist: Dist | None = None,
-    checkpoint: SegCheckpoint | None = None,
-    phase: int = 0,
+    run: FitRun,
 ) -> None:
-    """Fine-tune on the GWHD fine-tune set for p.epochs epochs (phase `phase` of `checkpoint`)."""
-    if checkpoint is not None:
-        checkpoint.end_phase()
-    fit_p = p.fit_params(config.size, p.epochs)
-    fit(model, gwhd, None, fit_p, seed, live, dist, checkpoint, phase)
+    """Fine-tune on the GWHD fine-tune set for p.epochs epochs (phase `run.phase` of its
+    checkpoint)."""
+    if run.checkpoint is not None:
+        run.checkpoint.end_phase()
+    fit(model, gwhd, None, p.fit_params(config.size, p.epochs), run)
 
 
 def self_train(
@@ -75,50 +70,35 @@ def self_train(
     frames: np.ndarray,
     gwhd: tuple[np.ndarray, np.ndarray],
     p: FinetuneParams,
-    seed: int,
-    live,
-    dist: Dist | None = None,
-    checkpoint: SegCheckpoint | None = None,
+    run: FitRun,
 ) -> None:
     """p.rounds rounds of pseudo-labelling `frames` with the current model and training on them
     for p.frame_epochs epochs (Najafian steps 2-3), then the GWHD fine-tune (step 4). Round r is
-    phase r of `checkpoint`, the fine-tune phase p.rounds."""
+    phase r of the run's checkpoint, seeded `run.seed + r + 1`; the fine-tune is phase p.rounds."""
     fit_p = p.fit_params(config.size, p.frame_epochs)
+    checkpoint = run.checkpoint
     for round_ in range(p.rounds):
         if checkpoint is not None:
             if checkpoint.done(round_):
                 continue
             checkpoint.begin(round_, model)
         probs = np.stack(predict_list(model, list(frames), p.batch_size))
-        self_training_round(
-            model,
-            frames,
-            probs >= p.threshold,
-            fit_p,
-            seed + round_ + 1,
-            live,
-            dist,
-            checkpoint,
-            round_,
-        )
-    finetune_gwhd(model, config, gwhd, p, seed, live, dist, checkpoint, p.rounds)
+        round_run = replace(run, seed=run.seed + round_ + 1, phase=round_)
+        self_training_round(model, frames, probs >= p.threshold, fit_p, round_run)
+    finetune_gwhd(model, config, gwhd, p, replace(run, phase=p.rounds))
 
 
 def self_training_round(
     model: torch.nn.Module,
     frames: np.ndarray,
     masks: np.ndarray,
-    fit_p: SegTrainParams,
-    seed: int,
-    live,
-    dist: Dist | None = None,
-    checkpoint: SegCheckpoint | None = None,
-    phase: int = 0,
+    fit_p: SegFitParams,
+    run: FitRun,
 ) -> None:
     """One Najafian round: train the model on the frames it has just labelled (`masks`: bool, or
     uint8 with IGNORE pixels)."""
     fraction = mask_fraction(masks == 1)
     log.info("self-training round: pseudo-label mask fraction %.3f", fraction)
-    if live is not None:
-        live.log_metric("round/mask_fraction", fraction, plot=False)
-    fit(model, (frames, masks), None, fit_p, seed, live, dist, checkpoint, phase)
+    if run.live is not None:
+        run.live.log_metric("round/mask_fraction", fraction, plot=False)
+    fit(model, (frames, masks), None, fit_p, run)

@@ -8,11 +8,9 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from pipeline.params import PseudoLabelParams, SegTrainParams
-from pipeline.seg.checkpoint import SegCheckpoint
+from pipeline.params import PseudoLabelParams, SegFitParams
 from pipeline.seg.finetuning import self_training_round
-from pipeline.seg.segmentation import IGNORE, predict_list
-from pipeline.training import Dist
+from pipeline.seg.segmentation import IGNORE, FitRun, predict_list
 
 
 def fraction_threshold(probs: list[np.ndarray], fraction: float) -> float:
@@ -46,21 +44,19 @@ def self_train_on_frames(
     model: torch.nn.Module,
     frames: np.ndarray,
     p: PseudoLabelParams,
-    fit_p: SegTrainParams,
-    seed: int,
-    live=None,
-    dist: Dist | None = None,
-    checkpoint: SegCheckpoint | None = None,
+    fit_p: SegFitParams,
+    run: FitRun,
 ) -> None:
     """`p.rounds` rounds of labelling the frames (uint8 N×S×S×3, at the model's scale) with the
     current model at `p.threshold` (pixels within `p.ignore_band` of it ignored) and training it
-    on them for `p.epochs` epochs with the optimiser settings of `fit_p` (round r: phase r of
-    `checkpoint`).
+    on them for `p.epochs` epochs with the optimiser settings of `fit_p` (round r: phase r of the
+    run's checkpoint, seeded `run.seed + r + 1`).
 
     The rounds keep the fixed threshold whatever `p.threshold_rule`: re-fitting the threshold to
     the annotated mask share every round let the model shrink its masks round after round (one
     seed of the field profile ended at threshold 0.005 and Dice 0.32 on the real photos)."""
-    fit_p = replace(fit_p, epochs=p.epochs, val_fraction=0.0)
+    fit_p = replace(fit_p, epochs=p.epochs)
+    checkpoint = run.checkpoint
     for round_ in range(p.rounds):
         if checkpoint is not None:
             if checkpoint.done(round_):
@@ -68,6 +64,5 @@ def self_train_on_frames(
             checkpoint.begin(round_, model)
         probs = np.stack(predict_list(model, list(frames), p.batch_size, p.flips))
         masks = round_labels(probs, p.threshold, p.ignore_band)
-        self_training_round(
-            model, frames, masks, fit_p, seed + round_ + 1, live, dist, checkpoint, round_
-        )
+        round_run = replace(run, seed=run.seed + round_ + 1, phase=round_)
+        self_training_round(model, frames, masks, fit_p, round_run)

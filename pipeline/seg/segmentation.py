@@ -6,6 +6,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import segmentation_models_pytorch as smp
@@ -17,9 +18,12 @@ from pipeline.checkpoints import load_model, read_config
 from pipeline.errors import DataError
 from pipeline.geometry import centre_crops
 from pipeline.metrics import PixelCounts
-from pipeline.params import SegTrainParams
+from pipeline.params import SegFitParams, SegTrainParams
 from pipeline.seg.checkpoint import SegCheckpoint
 from pipeline.training import Dist, autocast, check_finite, default_device, on_device
+
+if TYPE_CHECKING:
+    from dvclive import Live
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +118,7 @@ def split_pairs(
     return (images[train_idx], masks[train_idx]), val
 
 
-def make_optimizer(model: torch.nn.Module, p: SegTrainParams) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, p: SegFitParams) -> torch.optim.Optimizer:
     """Adam or SGD (with momentum) at the params' learning rate."""
     if p.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=p.lr, momentum=p.momentum)
@@ -188,38 +192,48 @@ def evaluate(
     return sum(losses) / len(images), counts
 
 
+@dataclass(frozen=True)
+class FitRun:
+    """Where a fit runs: its seed, the dvclive logger (rank 0's; None on the other ranks or when
+    nothing is logged), its processes (None: this one alone) and the resumable `checkpoint` with
+    the fit's `phase` in it (None: not resumable)."""
+
+    seed: int
+    live: Live | None = None
+    dist: Dist | None = None
+    checkpoint: SegCheckpoint | None = None
+    phase: int = 0
+
+
 def fit(
     model: torch.nn.Module,
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray] | None,
-    p: SegTrainParams,
-    seed: int,
-    live,
-    dist: Dist | None = None,
-    checkpoint: SegCheckpoint | None = None,
-    phase: int = 0,
+    p: SegFitParams,
+    run: FitRun,
 ) -> None:
     """Train on random crops of `train` (images uint8 N×H×W×3, masks bool N×H×W, or uint8 0/1
     with IGNORE where no loss counts) with Dice + BCE.
 
     Validation uses centre crops of `val`. Runs on CUDA when present (bf16 autocast). Logs
-    train/val loss, val Dice and IoU per epoch to the dvclive `live` object (rank 0's; None on
-    the other ranks). Under torchrun (`dist` of several processes) every rank draws the same
+    train/val loss, val Dice and IoU per epoch to `run.live` (rank 0's; None on
+    the other ranks). Under torchrun (`run.dist` of several processes) every rank draws the same
     global batch and crops and trains on its share through DistributedDataParallel (BatchNorm
     synchronised on CUDA); the last incomplete batch of an epoch is then dropped, and so is a last
     batch of a single pair in one process.
 
-    With a `checkpoint`, this fit is phase `phase` of the stage: it is skipped when the
+    With a `run.checkpoint`, this fit is phase `run.phase` of the stage: it is skipped when the
     checkpoint is past it, goes on after the checkpoint's epoch when it is in it, and saves its
     state after every epoch, so a killed run resumes exactly. A loss that is not finite stops it
     with TrainingDiverged before the step is taken (the last checkpoint stays the last good one).
     """
+    seed, live, checkpoint, phase = run.seed, run.live, run.checkpoint, run.phase
     images, masks = train
     if min(masks.shape[1:]) < p.size:
         raise DataError(
             f"training images are {masks.shape[2]}x{masks.shape[1]}, smaller than size {p.size}"
         )
-    dist = dist or Dist(0, 1, default_device())
+    dist = run.dist or Dist(0, 1, default_device())
     if p.batch_size % dist.world:
         raise DataError(f"batch size {p.batch_size} is not divisible by {dist.world} ranks")
     if checkpoint is not None and checkpoint.done(phase):

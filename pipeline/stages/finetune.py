@@ -28,7 +28,7 @@ from pipeline.files import file_digest
 from pipeline.params import load_params
 from pipeline.seg.checkpoint import SegCheckpoint
 from pipeline.seg.finetuning import finetune_gwhd, frame_images, gwhd_finetune_set, self_train
-from pipeline.seg.segmentation import SegModelConfig, build_unet, load_unet
+from pipeline.seg.segmentation import FitRun, SegModelConfig, build_unet, load_unet
 from pipeline.training import array_checksum, close_dist, fingerprint, init_dist, main_live
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,11 @@ def main() -> None:
     torch.manual_seed(seed)
     try:
         with main_live(checkpoint.live, dist, checkpoint.live_step) as live:
+            run = FitRun(seed, live, dist, checkpoint)
             if frames is None:
-                finetune_gwhd(model, config, gwhd, p, seed, live, dist, checkpoint)
+                finetune_gwhd(model, config, gwhd, p, run)
             else:
-                self_train(model, config, frames, gwhd, p, seed, live, dist, checkpoint)
+                self_train(model, config, frames, gwhd, p, run)
         if dist.main:
             save_model(model, config, out)
             log.info("saved %s (from %s)", out, args.base)

@@ -33,7 +33,7 @@ from pipeline.params import load_params
 from pipeline.seg.checkpoint import SegCheckpoint
 from pipeline.seg.finetuning import frame_images, gwhd_finetune_set
 from pipeline.seg.pseudo_labeling import self_train_on_frames, threshold_of
-from pipeline.seg.segmentation import load_unet, predict_list
+from pipeline.seg.segmentation import FitRun, load_unet, predict_list
 from pipeline.training import Dist, array_checksum, default_device, fingerprint, main_live
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def main() -> None:
     )
     torch.manual_seed(seed)
     with main_live(artifacts.live("pseudo_label"), dist, checkpoint.live_step) as live:
-        self_train_on_frames(model, frames, p, fit_p, seed, live, dist, checkpoint)
+        self_train_on_frames(model, frames, p, fit_p, FitRun(seed, live, dist, checkpoint))
         images = [read_rgb(artifacts.FRAMES / path) for path in manifest["image"]]
         probs = predict_list(model, images, p.batch_size, p.flips)
         threshold = threshold_of(probs, p, annotated_fraction)

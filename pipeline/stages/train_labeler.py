@@ -15,7 +15,7 @@ from pipeline.errors import run_stage
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
 from pipeline.seg.checkpoint import SegCheckpoint
-from pipeline.seg.segmentation import SegModelConfig, build_unet, fit, split_pairs
+from pipeline.seg.segmentation import FitRun, SegModelConfig, build_unet, fit, split_pairs
 from pipeline.training import Dist, array_checksum, default_device, fingerprint, main_live
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def main() -> None:
     dist = Dist(0, 1, default_device())
     with main_live(artifacts.live("train_labeler"), dist, checkpoint.live_step) as live:
         live.log_params({"encoder": p.encoder, "train_pairs": len(train[0]), "val_pairs": n_val})
-        fit(model, train, val, p, seed, live, dist, checkpoint)
+        fit(model, train, val, p, FitRun(seed, live, dist, checkpoint))
     save_model(model, config, artifacts.LABELER)
     checkpoint.clear()
     log.info("saved the labeler to %s", artifacts.LABELER)

@@ -28,7 +28,7 @@ from pipeline.errors import run_stage
 from pipeline.params import load_params
 from pipeline.seeding import stage_rng
 from pipeline.seg.checkpoint import SegCheckpoint
-from pipeline.seg.segmentation import SegModelConfig, build_unet, fit, split_pairs
+from pipeline.seg.segmentation import FitRun, SegModelConfig, build_unet, fit, split_pairs
 from pipeline.training import array_checksum, close_dist, fingerprint, init_dist, main_live
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def main() -> None:
             if live is not None:
                 info = {"encoder": p.encoder, "train_pairs": len(train[0]), "val_pairs": n_val}
                 live.log_params({**info, "data": " ".join(map(str, args.data))})
-            fit(model, train, val, p, seed, live, dist, checkpoint)
+            fit(model, train, val, p, FitRun(seed, live, dist, checkpoint))
         if dist.main:
             save_model(model, config, out)
             log.info("saved the U-Net trained on %s to %s", " + ".join(map(str, args.data)), out)
