@@ -8,13 +8,9 @@ import torch
 from dvclive import Live
 
 from pipeline.params import PseudoLabelParams, SegFitParams, SegTrainParams
-from pipeline.seg import pseudo_labeling
-from pipeline.seg.pseudo_labeling import (
-    fraction_threshold,
-    round_labels,
-    self_train_on_frames,
-    threshold_of,
-)
+from pipeline.seg import finetuning
+from pipeline.seg.finetuning import round_labels
+from pipeline.seg.pseudo_labeling import fraction_threshold, self_train_on_frames, threshold_of
 from pipeline.seg.segmentation import IGNORE, FitRun, SegModelConfig, build_unet, predict_list
 
 TINY = SegModelConfig("resnet18", 3, [16, 8, 8], size=16)
@@ -68,7 +64,7 @@ def test_the_rounds_label_at_the_fixed_threshold_whatever_the_rule(monkeypatch):
     threshold = float(np.quantile(probs, 0.7))  # a threshold that masks a third of the pixels
     seen = []
     monkeypatch.setattr(
-        pseudo_labeling, "self_training_round", lambda m, f, masks, *a: seen.append(masks)
+        finetuning, "self_training_round", lambda m, f, masks, *a: seen.append(masks)
     )
     for rule in ("fixed", "annotated_fraction"):
         p = PseudoLabelParams(threshold=threshold, rounds=1, threshold_rule=rule)

@@ -22,7 +22,7 @@ from pipeline.datasets import read_manifest
 from pipeline.geometry import centre_square, mask_fraction, resize_short_side
 from pipeline.images import read_rgb
 from pipeline.params import FinetuneParams, SegFitParams
-from pipeline.seg.segmentation import FitRun, SegModelConfig, fit, predict_list
+from pipeline.seg.segmentation import IGNORE, FitRun, SegModelConfig, fit, predict_list
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +76,45 @@ def self_train(
     for p.frame_epochs epochs (Najafian steps 2-3), then the GWHD fine-tune (step 4). Round r is
     phase r of the run's checkpoint, seeded `run.seed + r + 1`; the fine-tune is phase p.rounds."""
     fit_p = p.fit_params(config.size, p.frame_epochs)
+    labels = (p.threshold, 0.0)
+    self_training_rounds(model, frames, p.rounds, labels, fit_p, run, p.batch_size)
+    finetune_gwhd(model, config, gwhd, p, replace(run, phase=p.rounds))
+
+
+def round_labels(probs: np.ndarray, threshold: float, band: float) -> np.ndarray:
+    """A self-training round's labels: probs >= threshold, as bool; with a band > 0, uint8 0/1
+    with IGNORE where the probability lies within `band` of the threshold (no loss counts there)."""
+    masks = probs >= threshold
+    if band <= 0:
+        return masks
+    labels = masks.astype(np.uint8)
+    labels[np.abs(probs - threshold) < band] = IGNORE
+    return labels
+
+
+def self_training_rounds(
+    model: torch.nn.Module,
+    frames: np.ndarray,
+    rounds: int,
+    labels: tuple[float, float],
+    fit_p: SegFitParams,
+    run: FitRun,
+    batch_size: int,
+    flips: bool = False,
+) -> None:
+    """Najafian steps 2-3, `rounds` times: the model predicts the frames (uint8 N×S×S×3, at its
+    scale; `flips`: averaged over the flips), labels them at `labels` = (threshold, ignore band)
+    (`round_labels`), and trains on them (round r: phase r of the run's checkpoint, seeded
+    `run.seed + r + 1`)."""
     checkpoint = run.checkpoint
-    for round_ in range(p.rounds):
+    for round_ in range(rounds):
         if checkpoint is not None:
             if checkpoint.done(round_):
                 continue
             checkpoint.begin(round_, model)
-        probs = np.stack(predict_list(model, list(frames), p.batch_size))
+        probs = np.stack(predict_list(model, list(frames), batch_size, flips))
         round_run = replace(run, seed=run.seed + round_ + 1, phase=round_)
-        self_training_round(model, frames, probs >= p.threshold, fit_p, round_run)
-    finetune_gwhd(model, config, gwhd, p, replace(run, phase=p.rounds))
+        self_training_round(model, frames, round_labels(probs, *labels), fit_p, round_run)
 
 
 def self_training_round(

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from pipeline.params import PseudoLabelParams, SegFitParams
-from pipeline.seg.finetuning import self_training_round
-from pipeline.seg.segmentation import IGNORE, FitRun, predict_list
+from pipeline.seg.finetuning import self_training_rounds
+from pipeline.seg.segmentation import FitRun
 
 
 def fraction_threshold(probs: list[np.ndarray], fraction: float) -> float:
@@ -29,17 +29,6 @@ def threshold_of(probs: list[np.ndarray], p: PseudoLabelParams, annotated_fracti
     return fraction_threshold(probs, annotated_fraction)
 
 
-def round_labels(probs: np.ndarray, threshold: float, band: float) -> np.ndarray:
-    """A self-training round's labels: probs >= threshold, as bool; with a band > 0, uint8 0/1
-    with IGNORE where the probability lies within `band` of the threshold (no loss counts there)."""
-    masks = probs >= threshold
-    if band <= 0:
-        return masks
-    labels = masks.astype(np.uint8)
-    labels[np.abs(probs - threshold) < band] = IGNORE
-    return labels
-
-
 def self_train_on_frames(
     model: torch.nn.Module,
     frames: np.ndarray,
@@ -56,13 +45,5 @@ def self_train_on_frames(
     the annotated mask share every round let the model shrink its masks round after round (one
     seed of the field profile ended at threshold 0.005 and Dice 0.32 on the real photos)."""
     fit_p = replace(fit_p, epochs=p.epochs)
-    checkpoint = run.checkpoint
-    for round_ in range(p.rounds):
-        if checkpoint is not None:
-            if checkpoint.done(round_):
-                continue
-            checkpoint.begin(round_, model)
-        probs = np.stack(predict_list(model, list(frames), p.batch_size, p.flips))
-        masks = round_labels(probs, p.threshold, p.ignore_band)
-        round_run = replace(run, seed=run.seed + round_ + 1, phase=round_)
-        self_training_round(model, frames, masks, fit_p, round_run)
+    labels = (p.threshold, p.ignore_band)
+    self_training_rounds(model, frames, p.rounds, labels, fit_p, run, p.batch_size, p.flips)

@@ -112,10 +112,11 @@ def main() -> None:
                 shown.append((image, mask))
         writer.close()
     write_crops(synth, params.generate.n, p.size, params.prepare.crop, params.prepare.sr_size, seed)
+    shown_images, shown_masks = zip(*shown, strict=True)
     pair_grid(
         artifacts.COPY_PASTE_GRID,
-        [s[0] for s in shown],
-        [s[1] for s in shown],
+        list(shown_images),
+        list(shown_masks),
         suptitle="copy-paste pairs",
     )
 

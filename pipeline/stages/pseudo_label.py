@@ -113,11 +113,9 @@ def main() -> None:
         annotated_fraction,
         counts.dice,
     )
+    shown_images, shown_masks = zip(*shown, strict=True)
     pair_grid(
-        artifacts.PSEUDO_LABEL_GRID,
-        [s[0] for s in shown],
-        [s[1] for s in shown],
-        suptitle="pseudo-labels",
+        artifacts.PSEUDO_LABEL_GRID, list(shown_images), list(shown_masks), suptitle="pseudo-labels"
     )
 
 
