@@ -49,9 +49,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=("make", "ours", "pngs"))
     parser.add_argument("video", type=Path)
+    parser.add_argument("--side", type=int, default=1024, help="make: the clip's frame side (px)")
+    parser.add_argument("--frames", type=int, default=100, help="make: the clip's frames")
     args = parser.parse_args()
     if args.mode == "make":
-        make(args.video)
+        make(args.video, args.side, args.frames)
         return
     frames = decode_frames(args.video, SIZE, every=EVERY)[0] if args.mode == "ours" else None
     frames = pngs(args.video) if frames is None else frames

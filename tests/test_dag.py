@@ -203,7 +203,7 @@ def fake_package(tmp_path) -> Path:
     return tmp_path
 
 
-def test_closure_follows_imports(fake_package):
+def test_closure_holds_every_module_reached_by_imports_and_no_other(fake_package):
     closure = import_closure("fake.main", fake_package, package="fake")
     assert closure == {
         "fake/main.py",

@@ -28,7 +28,7 @@ def test_eighteen_distinct_named_domains():
 
 @pytest.mark.parametrize(("height", "width"), [(64, 64), (96, 160), (160, 96)])
 @pytest.mark.parametrize("heads", [True, False])
-def test_shapes_and_dtypes(height, width, heads):
+def test_a_rendered_field_is_uint8_rgb_with_a_bool_mask_of_its_size(height, width, heads):
     image, mask = render_field(np.random.default_rng(0), DOMAINS[0], height, width, heads)
     assert image.shape == (height, width, 3) and image.dtype == np.uint8
     assert mask.shape == (height, width) and mask.dtype == np.bool_
@@ -39,7 +39,7 @@ def test_too_small_is_rejected():
         render_field(np.random.default_rng(0), DOMAINS[0], 63, 128)
 
 
-def test_deterministic_per_seed():
+def test_a_seed_renders_the_same_field_and_another_seed_another():
     def run(seed):
         return render_field(np.random.default_rng(seed), DOMAINS[3], 96, 112)
 
@@ -78,7 +78,7 @@ def test_every_mask_pixel_shows_head(domain):
     assert mask.any() and red_minus_green[mask].min() > 10
 
 
-def test_domains_differ(renders):
+def test_every_two_domains_differ_in_soil_head_colour_or_cover(renders):
     signature = np.array(
         [np.concatenate([img[~m].mean(0), img[m].mean(0), [300 * m.mean()]]) for img, m in renders]
     )

@@ -100,7 +100,7 @@ def test_posterior_mean_matches_ddpm_step_with_clipping(monkeypatch):
     torch.testing.assert_close(mean[0], diffusion.predict_x0(x_t, eps, t)[0])
 
 
-def test_t_max_curriculum():
+def test_t_max_grows_by_sigma_every_alpha_epochs_up_to_T():
     assert t_max(0, 10, 5, 10) == 10
     assert t_max(4, 10, 5, 10) == 10
     assert t_max(5, 10, 5, 10) == 20

@@ -42,13 +42,13 @@ def _grads(module):
 
 
 @pytest.mark.parametrize(("h", "w"), [(16, 16), (8, 24)])
-def test_output_shape(h, w):
+def test_the_discriminator_gives_one_logit_per_pair_at_any_size(h, w):
     disc = TimeDiscriminator(SMALL)
     logits = disc(torch.randn(5, 4, h, w), torch.arange(5))
     assert logits.shape == (5,)
 
 
-def test_default_config_runs():
+def test_the_default_discriminator_gives_one_logit_per_pair():
     disc = TimeDiscriminator()
     assert disc(torch.randn(2, 4, 16, 16), torch.tensor([1, 2])).shape == (2,)
 
@@ -114,7 +114,7 @@ def test_owns_its_time_embedding():
     assert {id(p) for p in disc.time_mlp.parameters()} <= disc_ids
 
 
-def test_config_validation():
+def test_a_time_dim_or_widths_it_cannot_use_are_refused_by_name():
     with pytest.raises(ValueError, match="time_dim"):
         DiscriminatorConfig(time_dim=7)
     with pytest.raises(ValueError, match="widths"):

@@ -425,6 +425,25 @@ def test_ci_report_renders_the_metrics_and_plots_that_changed(study, tmp_path):
     assert [p.stem for p in pairs] == ["concat_s0", "concat_s1"]
 
 
+# The benchmark scripts that read a reproduced repository, each at its smallest sizes (the others:
+# tests/test_benchmarks.py); `{tmp}` is the test's scratch folder. Each prints a markdown table.
+REPO_BENCHMARKS = {
+    "hops": ["--seeds", "0", "--out", "{tmp}/hops"],
+    "finetune_length": ["--seeds", "0", "--epochs", "2", "--every", "1"],
+    "mask_density": ["--n", "2", "ddpm:2", "ddim:2"],
+    "sr_samplers": ["models/sr/final", "--n", "2", "--samplers", "ddpm:2", "ddim:2"],
+    "teacher": ["--seeds", "0", "--log", "{tmp}/teacher.log"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(REPO_BENCHMARKS))
+def test_benchmarks_read_a_reproduced_repository(reproduced, tmp_path, name):
+    args = [a.format(tmp=tmp_path) for a in REPO_BENCHMARKS[name]]
+    out = _run(reproduced, sys.executable, f"benchmarks/{name}.py", *args, threads=1)
+    table = [line for line in out.splitlines() if line.startswith("|")]
+    assert len(table) >= 3, out  # header, rule and at least one row
+
+
 # Runs a stage module and signals itself once, at a chosen moment: `checkpoint` right after its
 # first checkpoint (or first generated batch) is written, `output` as it starts writing weights
 # (or a generated image). A real signal, handled as a user's Ctrl-C or a scheduler's kill is.
@@ -561,7 +580,7 @@ def test_long_stages_resume_after_sigint_and_sigterm_to_identical_outputs(reprod
 
 
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason=f"real data folder {REAL_DATA} absent")
-def test_real_data_path(reproduced, tmp_path):
+def test_real_photos_arranged_by_synthset_arrange_go_through_prepare(reproduced, tmp_path):
     """In a copy of the reproduced repository (the module's workspace stays as it was)."""
     repo = tmp_path / "real"
     shutil.copytree(reproduced, repo, symlinks=True, ignore=shutil.ignore_patterns("tmp"))

@@ -35,7 +35,7 @@ def test_precision_recall_and_mask_fractions_by_hand():
     assert _counts([[0.1]], [[0]]).precision == 1.0 and _counts([[0.1]], [[0]]).recall == 1.0
 
 
-def test_empty_masks():
+def test_dice_and_iou_are_1_when_both_masks_are_empty_and_0_when_one_is():
     assert _counts([[0.1, 0.2]], [[0, 0]]).dice == 1.0
     assert _counts([[0.1, 0.2]], [[0, 0]]).iou == 1.0
     assert _counts([[0.9, 0.2]], [[0, 0]]).dice == 0.0
@@ -70,7 +70,7 @@ def test_jsd_is_zero_for_identical_sets_symmetric_and_bounded():
     assert mean_rgb_jsd(black, white) == pytest.approx(1.0)
 
 
-def test_jsd_by_hand():
+def test_jensen_shannon_matches_the_value_worked_by_hand():
     p, q = np.array([1.0, 0.0]), np.array([0.5, 0.5])  # their mixture m = (0.75, 0.25)
     expected = 0.5 * np.log2(1 / 0.75) + 0.5 * (0.5 * np.log2(0.5 / 0.75) + 0.5 * np.log2(2))
     assert jensen_shannon(p, q) == pytest.approx(expected)

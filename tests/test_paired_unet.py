@@ -239,7 +239,7 @@ def test_the_network_returns_its_raw_output_whatever_it_predicts(arch):
         generator.build(PairedUNetConfig(prediction="x0", **TINY))
 
 
-def test_config_checks():
+def test_an_unknown_arch_is_refused_and_widths_become_a_tuple():
     with pytest.raises(ValueError, match="unknown arch"):
         PairedUNetConfig(arch="unet")
     assert PairedUNetConfig(widths=[8, 16]).widths == (8, 16)

@@ -55,7 +55,7 @@ def test_every_kth_frame_is_the_right_frame(clip_path):
         assert abs(float(got[..., 0].mean()) - (20 + 18 * k)) < 4
 
 
-def test_target_fps_resamples(clip_path):
+def test_a_target_fps_keeps_that_many_frames_per_second(clip_path):
     frames, _ = decode_frames(clip_path, short_side=48, fps=4)
     assert len(frames) == 4
 
@@ -97,7 +97,7 @@ def test_extract_frames_stage_stops_on_a_corrupt_video(tmp_path, smoke_params, w
     assert [p.name for p in (tmp_path / "data").iterdir()] == ["frames"]
 
 
-def test_encoding_is_deterministic(tmp_path):
+def test_encoding_a_clip_twice_gives_the_same_bytes(tmp_path):
     for name in ("a.mp4", "b.mp4"):
         encode_video(tmp_path / name, _clip(), fps=12)
     assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
