@@ -20,7 +20,7 @@ from pathlib import Path
 from pipeline.files import atomic_file
 from pipeline.study.collate import paper_numbers
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"(<!-- results: (\S+) -->\n)(.*?)(<!-- /results -->)", re.S)
 
 
