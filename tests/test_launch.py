@@ -75,6 +75,7 @@ def _launch(*args: str, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
 
+@pytest.mark.e2e  # four torchrun processes, each importing torch: a whole command
 def test_two_nodes_train_exactly_the_weights_of_two_processes_on_one_node(tmp_path):
     """Two launchers on the loopback address, one process each (gloo), act as two nodes."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
