@@ -13,7 +13,6 @@ import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -26,11 +25,11 @@ pytestmark = pytest.mark.e2e  # whole processes importing torch: kept out of the
 BENCHMARKS = ROOT / "benchmarks"
 
 
-def run(*args: str, cwd: Path = ROOT) -> str:
+def run(*args: str) -> str:
     """A benchmark script as a user runs it, one thread; its standard output."""
     done = subprocess.run(
         [sys.executable, *args],
-        cwd=cwd,
+        cwd=ROOT,
         capture_output=True,
         text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},

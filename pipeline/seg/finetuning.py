@@ -76,8 +76,9 @@ def self_train(
     for p.frame_epochs epochs (Najafian steps 2-3), then the GWHD fine-tune (step 4). Round r is
     phase r of the run's checkpoint, seeded `run.seed + r + 1`; the fine-tune is phase p.rounds."""
     fit_p = p.fit_params(config.size, p.frame_epochs)
-    labels = (p.threshold, 0.0)
-    self_training_rounds(model, frames, p.rounds, labels, fit_p, run, p.batch_size)
+    self_training_rounds(
+        model, frames, fit_p, run, rounds=p.rounds, threshold=p.threshold, batch_size=p.batch_size
+    )
     finetune_gwhd(model, config, gwhd, p, replace(run, phase=p.rounds))
 
 
@@ -95,17 +96,19 @@ def round_labels(probs: np.ndarray, threshold: float, band: float) -> np.ndarray
 def self_training_rounds(
     model: torch.nn.Module,
     frames: np.ndarray,
-    rounds: int,
-    labels: tuple[float, float],
     fit_p: SegFitParams,
     run: FitRun,
+    *,
+    rounds: int,
+    threshold: float,
     batch_size: int,
+    band: float = 0.0,
     flips: bool = False,
 ) -> None:
     """Najafian steps 2-3, `rounds` times: the model predicts the frames (uint8 N×S×S×3, at its
-    scale; `flips`: averaged over the flips), labels them at `labels` = (threshold, ignore band)
-    (`round_labels`), and trains on them (round r: phase r of the run's checkpoint, seeded
-    `run.seed + r + 1`)."""
+    scale; `flips`: averaged over the flips), labels them at `threshold` with pixels within
+    `band` of it ignored (`round_labels`), and trains on them (round r: phase r of the run's
+    checkpoint, seeded `run.seed + r + 1`)."""
     checkpoint = run.checkpoint
     for round_ in range(rounds):
         if checkpoint is not None:
@@ -114,7 +117,7 @@ def self_training_rounds(
             checkpoint.begin(round_, model)
         probs = np.stack(predict_list(model, list(frames), batch_size, flips))
         round_run = replace(run, seed=run.seed + round_ + 1, phase=round_)
-        self_training_round(model, frames, round_labels(probs, *labels), fit_p, round_run)
+        self_training_round(model, frames, round_labels(probs, threshold, band), fit_p, round_run)
 
 
 def self_training_round(

@@ -45,5 +45,7 @@ def self_train_on_frames(
     the annotated mask share every round let the model shrink its masks round after round (one
     seed of the field profile ended at threshold 0.005 and Dice 0.32 on the real photos)."""
     fit_p = replace(fit_p, epochs=p.epochs)
-    labels = (p.threshold, p.ignore_band)
-    self_training_rounds(model, frames, p.rounds, labels, fit_p, run, p.batch_size, p.flips)
+    self_training_rounds(
+        model, frames, fit_p, run, rounds=p.rounds, threshold=p.threshold,
+        batch_size=p.batch_size, band=p.ignore_band, flips=p.flips,
+    )  # fmt: skip
