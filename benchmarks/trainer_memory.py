@@ -34,7 +34,11 @@ from pipeline.params import load_params
 from pipeline.seg.segmentation import FitRun, SegModelConfig, build_unet, fit
 from pipeline.training import Dist, default_device, make_live
 
-PROFILES = {"demo": Path("params.yaml"), "paper": Path("profiles/paper.yaml")}
+PROFILES = {
+    "demo": Path("params.yaml"),
+    "paper": Path("profiles/paper.yaml"),
+    "smoke": Path("profiles/smoke.yaml"),  # the tests' size
+}
 TRAINERS = ("gen", "sr", "train_labeler", "train_seg")
 
 
@@ -97,7 +101,7 @@ def one(profile: str, trainer: str, steps: int, cap: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profiles", nargs="+", default=list(PROFILES), choices=list(PROFILES))
+    parser.add_argument("--profiles", nargs="+", default=["demo", "paper"], choices=list(PROFILES))
     parser.add_argument("--trainers", nargs="+", default=list(TRAINERS), choices=TRAINERS)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--cpu-batch", type=int, default=2, help="cap of the paper's batches")

@@ -58,7 +58,7 @@ def test_our_step_against_diffusers_prints_the_ratio():
 
 
 def test_trainer_memory_measures_every_trainer():
-    out = run("benchmarks/trainer_memory.py", "--profiles", "demo", "--steps", "1")
+    out = run("benchmarks/trainer_memory.py", "--profiles", "smoke", "--steps", "1")
     for trainer in ("gen", "sr", "labeler", "seg"):
         assert trainer in out, out
 

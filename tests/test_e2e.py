@@ -486,12 +486,11 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 # first and, resumed, a second time ((signal, moment) of INTERRUPT), and what `dvc repro` logs when
 # it resumes it at last. Every stage gets both signals; a moment is only used where it falls
 # after a checkpoint (a resumed one-epoch fit writes none, so it is stopped at its weights).
+# One stage per kind of checkpoint: the diffusion trainers' (train_sr shares train_gen's), the
+# generated pairs', and the U-Net trainers' with rounds (pseudo_label; train_labeler and train_seg
+# keep the same checkpoint without them) and with phases (finetune_all). Each trainer's resumption
+# is also checked in process by tests/test_trainer_contract.py and tests/test_seg_resume.py.
 LONG_STAGES = {
-    "train_labeler": (
-        ["pipeline.stages.train_labeler"],
-        [("SIGTERM", "output"), ("SIGINT", "output")],
-        "resuming from checkpoints/train_labeler",
-    ),
     "pseudo_label": (
         ["pipeline.stages.pseudo_label"],
         [("SIGTERM", "output"), ("SIGINT", "output")],
@@ -502,20 +501,10 @@ LONG_STAGES = {
         [("SIGINT", "checkpoint"), ("SIGTERM", "output")],
         "resuming train_gen from epoch",
     ),
-    "train_sr": (
-        ["pipeline.stages.train_sr"],
-        [("SIGINT", "checkpoint"), ("SIGTERM", "output")],
-        "resuming train_sr from epoch",
-    ),
     "generate": (
         ["pipeline.stages.generate"],
         [("SIGINT", "checkpoint"), ("SIGTERM", "output")],
         "resuming generation: 8 of 12 pairs",
-    ),
-    "train_seg@synthset": (
-        ["pipeline.stages.train_seg", "synthset", "data/agreed"],
-        [("SIGTERM", "output"), ("SIGINT", "output")],
-        "resuming from checkpoints/train_seg_synthset",
     ),
     "finetune_all@synthset": (
         ["pipeline.stages.finetune", "all", "synthset", "models/seg/synthset"],
@@ -559,11 +548,11 @@ def _leftovers(repo: Path) -> list[str]:
 
 
 def test_long_stages_resume_after_sigint_and_sigterm_to_identical_outputs(reproduced):
-    """Every long stage is interrupted mid-run by a real SIGINT and, resumed, by a real SIGTERM
-    (or the other way round); `dvc repro` then resumes each and reproduces exactly the dvc.lock
-    of the study's uninterrupted run in its own folder: resumption is exact, and two runs on one
-    machine at one thread count give byte-identical weights, generated pairs and training
-    metrics."""
+    """A long stage of each checkpoint kind is interrupted mid-run by a real SIGINT and,
+    resumed, by a real SIGTERM (or the other way round); `dvc repro` then resumes each and
+    reproduces exactly the dvc.lock of the study's uninterrupted run in its own folder: resumption
+    is exact, and two runs on one machine at one thread count give byte-identical weights,
+    generated pairs and training metrics."""
     repo = reproduced
     before = (repo / "dvc.lock").read_text()
     for attempt in (0, 1):

@@ -166,6 +166,7 @@ def _generate_rank(rank: int, world: int, port: int, root: str, nets: dict, spec
         close_dist(dist)
 
 
+@pytest.mark.e2e  # two spawned processes, each importing torch and the pipeline
 def test_two_processes_resume_a_killed_run_into_exactly_the_files_of_one(
     tmp_path, nets, monkeypatch
 ):

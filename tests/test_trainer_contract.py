@@ -170,6 +170,7 @@ def ddp(tmp_path_factory) -> tuple[Path, Path]:
     return one, two
 
 
+@pytest.mark.e2e  # two spawned processes, each importing torch and the pipeline
 @pytest.mark.parametrize("kind", sorted(PARAMS))
 def test_two_gloo_processes_train_one_model_logged_by_rank_0(ddp, kind):
     one_root, two_root = (root / kind for root in ddp)
