@@ -325,6 +325,38 @@ def test_workers_are_started_one_by_one_each_in_its_environment(monkeypatch, tmp
     assert [(jobs, env["CUDA_VISIBLE_DEVICES"]) for jobs, env in calls] == [("1", "4"), ("2", "5")]
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_rerun_study_queues_each_leftover_once_and_waits_for_live_runs(workers, monkeypatch):
+    """What an interrupted study left in the queue: a queued task (re-queued from this commit), a
+    failed one, and a running one, which live workers are still running (waited for, not queued
+    twice) or which a reboot left listed with no worker (killed, cleared and queued again)."""
+    calls, looks = (
+        [],
+        iter(
+            [
+                ({"q": "Queued", "f": "Failed", "r": "Running", "other": "Queued"}, workers),
+                ({"q": "Success", "f": "Success", "r": "Success", "new": "Success"}, 2),
+            ]
+        ),
+    )
+    monkeypatch.setattr(experiments, "dvc", lambda repo, *args: calls.append(args) or "")
+    monkeypatch.setattr(experiments, "queue_status", lambda repo: next(looks))
+    monkeypatch.setattr(experiments, "start_workers", lambda repo, jobs: None)
+    monkeypatch.setattr(experiments.time, "sleep", lambda seconds: None)
+    finished = iter([{}, dict.fromkeys(["q", "f", "r", "new"])])
+    monkeypatch.setattr(experiments, "results", lambda repo: next(finished))
+    grid = [Experiment(n, {"seed": "0"}) for n in ("q", "f", "r", "new")]
+    experiments.run(ROOT, grid, jobs=2)
+    queued = [args[args.index("--name") + 1] for args in calls if args[:2] == ("exp", "run")]
+    if workers:
+        assert ("queue", "remove", "f", "q") in calls
+        assert not any(args[:2] == ("queue", "kill") for args in calls)
+        assert queued == ["q", "f", "new"]
+    else:
+        assert calls[:2] == [("queue", "kill", "r"), ("queue", "remove", "f", "q", "r")]
+        assert queued == ["q", "f", "r", "new"]
+
+
 def test_help_lists_every_study_with_what_it_reproduces_and_its_demo_cost(capsys):
     from pipeline.study.__main__ import parse
 

@@ -175,6 +175,23 @@ def start_workers(repo: Path, jobs: int) -> None:
         )
 
 
+def clear_leftovers(repo: Path, names: set[str]) -> set[str]:
+    """Clear what an interrupted study left in the queue under these names, so that each is
+    queued once more from the current commit: failed tasks (a task keeps its name), queued ones,
+    and running ones whose workers are gone (a reboot leaves them listed as running). Returns
+    the names still running on live workers (a study stopped while its workers went on): those
+    are waited for, not queued twice."""
+    listed, workers = queue_status(repo)
+    left = {n: s for n, s in listed.items() if n in names}
+    running = {n for n, s in left.items() if s == "Running"}
+    if running and not workers:
+        dvc(repo, "queue", "kill", *sorted(running))
+    cleared = sorted(n for n, s in left.items() if s != "Running" or not workers)
+    if cleared:
+        dvc(repo, "queue", "remove", *cleared)
+    return running if workers else set()
+
+
 def run(
     repo: Path, experiments: list[Experiment], jobs: int, poll: tuple[float, float] = (5.0, 30.0)
 ) -> dict:
@@ -190,11 +207,8 @@ def run(
     stale = [e.name for e in todo if e.name in done]
     if stale:
         dvc(repo, "exp", "remove", *stale)
-    listed = queue_status(repo)[0]
-    failed = [e.name for e in todo if listed.get(e.name) == "Failed"]
-    if failed:  # a failed task keeps its name: clear it so the experiment can be queued again
-        dvc(repo, "queue", "remove", *failed)
-    for exp in todo:
+    running = clear_leftovers(repo, {e.name for e in todo})
+    for exp in (e for e in todo if e.name not in running):
         overrides = [arg for key, value in exp.params.items() for arg in ("-S", f"{key}={value}")]
         text = MESSAGE.format(name=exp.name, host=socket.gethostname())
         dvc(repo, "exp", "run", "--queue", "--name", exp.name, "--message", text, *overrides)
