@@ -315,14 +315,24 @@ def test_each_queue_worker_gets_its_own_gpus_and_share_of_the_cores(visible, job
     assert pinned["OMP_NUM_THREADS"] == "3"
 
 
-def test_workers_are_started_one_by_one_each_in_its_environment(monkeypatch, tmp_path):
-    calls = []
+@pytest.mark.parametrize(("alive", "started"), [((), ["1", "2"]), ((2,), ["1"]), ((1,), ["2"])])
+def test_workers_are_started_one_by_one_each_in_its_environment(
+    alive, started, monkeypatch, tmp_path
+):
+    """Worker k is asked for once the workers before it answer, with its own GPU, and only
+    where it is missing (`dvc queue start --jobs k` would start any missing one of 1..k)."""
+    calls, answering = [], set(alive)
+
+    def start(cmd, **kw):
+        assert answering >= set(range(1, int(cmd[-1]))), "asked for worker k before k-1 answered"
+        calls.append((cmd[-1], kw["env"]["CUDA_VISIBLE_DEVICES"]))
+        answering.add(int(cmd[-1]))
+
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5")
-    monkeypatch.setattr(
-        experiments.subprocess, "run", lambda cmd, **kw: calls.append((cmd[-1], kw["env"]))
-    )
+    monkeypatch.setattr(experiments.subprocess, "run", start)
+    monkeypatch.setattr(experiments, "live_workers", lambda repo: set(answering))
     experiments.start_workers(tmp_path, 2)
-    assert [(jobs, env["CUDA_VISIBLE_DEVICES"]) for jobs, env in calls] == [("1", "4"), ("2", "5")]
+    assert calls == [(k, {"1": "4", "2": "5"}[k]) for k in started]
 
 
 @pytest.mark.parametrize("workers", [0, 2])

@@ -159,12 +159,27 @@ def worker_env(k: int, jobs: int, environ: dict[str, str], gpus: list[str]) -> d
     return env
 
 
-def start_workers(repo: Path, jobs: int) -> None:
-    """Start the missing ones of `jobs` queue workers, each with its own environment: `dvc queue
-    start --jobs k` spawns worker k (when 1..k-1 run) in the environment it is given. The
-    workers outlive the command, so they must not hold our pipes."""
+def live_workers(repo: Path) -> set[int]:
+    """The numbers k of the repo's queue workers that answer (DVC names worker k
+    `dvc-exp-<hash>-k@localhost`)."""
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc_repo:
+        nodes = dvc_repo.experiments.celery_queue.worker_status()
+    return {int(node.split("@")[0].rsplit("-", 1)[1]) for node in nodes}
+
+
+def start_workers(repo: Path, jobs: int, ready: float = 60.0) -> None:
+    """Start the missing ones of `jobs` queue workers, each with its own environment (its GPUs
+    and threads). `dvc queue start --jobs k` spawns every one of workers 1..k that does not
+    answer, in the environment it is given, so they are started in order, each once the one
+    before answers (within `ready` seconds): asked for at once, a second worker 1 started
+    (seen: three workers for two jobs, one of them then told to shut down). The workers outlive
+    the command, so they must not hold our pipes."""
     gpus = visible_gpus(dict(os.environ))
     for k in range(1, jobs + 1):
+        if k in live_workers(repo):
+            continue
         subprocess.run(
             [sys.executable, "-m", "dvc", "queue", "start", "--jobs", str(k)],
             cwd=repo,
@@ -173,6 +188,9 @@ def start_workers(repo: Path, jobs: int) -> None:
             stderr=subprocess.DEVNULL,
             check=True,
         )
+        deadline = time.monotonic() + ready
+        while k not in live_workers(repo) and time.monotonic() < deadline:
+            time.sleep(1.0)
 
 
 def clear_leftovers(repo: Path, names: set[str]) -> set[str]:
@@ -233,7 +251,10 @@ def run(
                 log.info("%s: %s after %.0f s", name, state.lower(), seconds[name])
         if not any(state in ACTIVE for state in status.values()):
             break
-        if not workers and now - last_start > 30:  # a killed task can take its worker along
+        # a killed task can take its worker along, and a worker told to shut down leaves when
+        # its task ends: keep `jobs` of them while tasks wait
+        short = not workers or (workers < jobs and "Queued" in status.values())
+        if short and now - last_start > 30:
             start_workers(repo, jobs)
             last_start = now
         time.sleep(wait)
