@@ -76,7 +76,7 @@ def predict_image(
 ) -> np.ndarray:
     """Wheat-head probabilities (float32, the image's H×W) of one photo."""
     shown = scale_image(resize_short_side(image, frame_size), config.scale)
-    probs = predict_probs(model, shown[None], 1)
+    probs = predict_probs(model, shown[None].copy(), 1)  # writable: torch warns on read-only
     size = image.shape[:2]
     return F.interpolate(torch.from_numpy(probs)[None], size=size, mode="bilinear")[0, 0].numpy()
 
