@@ -336,7 +336,9 @@ def test_workers_are_started_one_by_one_each_in_its_environment(
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-def test_a_rerun_study_queues_each_leftover_once_and_waits_for_live_runs(workers, monkeypatch):
+def test_a_rerun_study_queues_each_leftover_once_and_waits_for_live_runs(
+    workers, monkeypatch, caplog
+):
     """What an interrupted study left in the queue: a queued task (re-queued from this commit), a
     failed one, and a running one, which live workers are still running (waited for, not queued
     twice) or which a reboot left listed with no worker (killed, cleared and queued again)."""
@@ -356,7 +358,11 @@ def test_a_rerun_study_queues_each_leftover_once_and_waits_for_live_runs(workers
     finished = iter([{}, dict.fromkeys(["q", "f", "r", "new"])])
     monkeypatch.setattr(experiments, "results", lambda repo: next(finished))
     grid = [Experiment(n, {"seed": "0"}) for n in ("q", "f", "r", "new")]
-    experiments.run(ROOT, grid, jobs=2)
+    with caplog.at_level("INFO", logger=experiments.__name__):
+        experiments.run(ROOT, grid, jobs=2)
+    assert ("3 experiments queued, 1 still running" if workers else "4 experiments queued") in (
+        caplog.text
+    )
     queued = [args[args.index("--name") + 1] for args in calls if args[:2] == ("exp", "run")]
     if workers:
         assert ("queue", "remove", "f", "q") in calls

@@ -230,7 +230,12 @@ def run(
         overrides = [arg for key, value in exp.params.items() for arg in ("-S", f"{key}={value}")]
         text = MESSAGE.format(name=exp.name, host=socket.gethostname())
         dvc(repo, "exp", "run", "--queue", "--name", exp.name, "--message", text, *overrides)
-    log.info("%d experiments queued, %d already finished", len(todo), len(experiments) - len(todo))
+    log.info(
+        "%d experiments queued%s, %d already finished",
+        len(todo) - len(running),
+        f", {len(running)} still running" if running else "",
+        len(experiments) - len(todo),
+    )
     if not todo:
         return {}
     start_workers(repo, jobs)
