@@ -39,6 +39,19 @@ GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}  # fmt: skip
 
 
+def _overridden(profile: str, overrides: dict[str, str]) -> dict:
+    """A profile's params with a variant's `-S key=value` overrides applied, as DVC does."""
+    params = yaml.safe_load((ROOT / profile).read_text())
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node = params
+        for part in parents:
+            node = node[part]
+        assert leaf in node, f"{key} is not a param of {profile}"
+        node[leaf] = yaml.safe_load(value)
+    return params
+
+
 @pytest.mark.parametrize("name", sorted(STUDIES))
 @pytest.mark.parametrize("grid", ["full", "reduced"])
 def test_every_variant_is_a_valid_params_file(name, grid, tmp_path):
@@ -47,17 +60,25 @@ def test_every_variant_is_a_valid_params_file(name, grid, tmp_path):
     assert len({v.slug for v in variants}) == len(variants)
     for variant in variants:
         for profile in ("params.yaml", "profiles/paper.yaml"):
-            params = yaml.safe_load((ROOT / profile).read_text())
-            for key, value in variant.params.items():
-                *parents, leaf = key.split(".")
-                node = params
-                for part in parents:
-                    node = node[part]
-                assert leaf in node, f"{name}/{variant.slug}: {key} is not a param"
-                node[leaf] = yaml.safe_load(value)
             path = tmp_path / "params.yaml"
-            path.write_text(yaml.safe_dump(params))
+            path.write_text(yaml.safe_dump(_overridden(profile, variant.params)))
             load_params(path)
+
+
+@pytest.mark.parametrize("profile", ["params.yaml", "profiles/field.yaml", "profiles/paper.yaml"])
+def test_the_discriminator_schedule_setting_is_a_table1_run(profile):
+    """The schedule setting has the params of table1's row of the profile's architecture with
+    the discriminator: DVC's run-cache gives it that row's trained generator."""
+    schedule = next(
+        v for v in STUDIES["discriminator_schedule"].reduced if v.slug == "disc-schedule"
+    )
+    arch = _overridden(profile, {})["gen"]["arch"]
+    row = next(
+        v
+        for v in STUDIES["table1"].full
+        if v.params == {"gen.arch": arch, "gen.discriminator": "true"}
+    )
+    assert _overridden(profile, schedule.params) == _overridden(profile, row.params)
 
 
 def test_a_setting_shared_by_studies_has_one_meaning():

@@ -46,6 +46,13 @@ def self_train_on_frames(
     seed of the field profile ended at threshold 0.005 and Dice 0.32 on the real photos)."""
     fit_p = replace(fit_p, epochs=p.epochs)
     self_training_rounds(
-        model, frames, fit_p, run, rounds=p.rounds, threshold=p.threshold,
-        batch_size=p.batch_size, band=p.ignore_band, flips=p.flips,
-    )  # fmt: skip
+        model,
+        frames,
+        fit_p,
+        run,
+        rounds=p.rounds,
+        threshold=p.threshold,
+        batch_size=p.batch_size,
+        band=p.ignore_band,
+        flips=p.flips,
+    )

@@ -92,8 +92,9 @@ TWO_D = Variant(
     "TwoEncoder + discriminator",
     {"gen.arch": "two_encoder", "gen.discriminator": "true"},
 )
-# `auto` turns the schedule on with the discriminator: the schedule setting is then Concat +
-# discriminator's params exactly, so DVC's run-cache gives it table1's trained generator
+# `auto` turns the schedule on with the discriminator: the schedule setting then has exactly the
+# params of table1's row of the profile's architecture + discriminator (Concat + discriminator in
+# the demo and field profiles), so DVC's run-cache gives it that row's trained generator
 DISC_SCHEDULES = tuple(
     Variant(
         f"disc-{slug}",
