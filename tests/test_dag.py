@@ -8,6 +8,7 @@ the source with `ast` (nothing is imported), so the check needs neither torch no
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 from pathlib import Path
 
@@ -236,3 +237,23 @@ def test_dep_problems_name_missing_and_unused_code():
         "deps list code outside the import closure ['fake/d.py']",
     ]
     assert code_dep_problems(["fake/main.py", "fake/a.py", "fake/sub/"], closure, "fake") == []
+
+
+def test_the_committed_lock_records_the_code_as_it_is():
+    """dvc.lock's hash of every code file a stage depends on is the file's: a code change
+    committed without re-recording the lock (`dvc commit`, or the run that follows it) leaves
+    `dvc status` listing modified deps in a fresh clone."""
+    lock = yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]
+    stale = sorted(
+        {
+            dep["path"]
+            for stage in lock.values()
+            for dep in stage.get("deps", [])
+            if dep["path"].endswith(".py")
+            and (
+                not (ROOT / dep["path"]).is_file()
+                or hashlib.md5((ROOT / dep["path"]).read_bytes()).hexdigest() != dep["md5"]
+            )
+        }
+    )
+    assert not stale, f"dvc.lock records other (or removed) {stale}: re-record it with dvc commit"
