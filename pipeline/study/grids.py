@@ -157,7 +157,7 @@ STUDIES = {
                 (row, ROW_NAMES[row])
                 for row in ("copy_paste", "pseudo", "pseudo_synthset", "real_only", "teacher")
             ),
-            demo_cost="17-21 min per experiment (every stage)",
+            demo_cost="17-21 min per experiment alone, 38-54 with two at once (every stage)",
         ),
         Study(
             "sr_steps",
