@@ -17,6 +17,7 @@ import yaml
 from PIL import Image
 
 from pipeline.checkpoints import save_model
+from pipeline.dvc_cli import DvcError
 from pipeline.errors import ParamsError
 from pipeline.params import load_params
 from pipeline.seg.segmentation import SegModelConfig, build_unet
@@ -248,6 +249,32 @@ def test_only_successful_experiments_count_as_finished(monkeypatch):
     found = experiments.results(ROOT)
     assert sorted(found) == ["cleaned", "done"]
     assert found["done"].params == {"seed": 1} and found["done"].rev == "rdone"
+
+
+def test_reading_the_experiments_tries_again_while_another_run_sets_up(monkeypatch):
+    answers = iter(
+        [
+            DvcError("dvc exp show failed: directory '.dvc/tmp/exps/tmpx/.dvc' does not exist"),
+            json.dumps([{"rev": "workspace", "data": {}, "experiments": None}]),
+        ]
+    )
+
+    def dvc(repo, *args):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(experiments, "dvc", dvc)
+    monkeypatch.setattr(experiments.time, "sleep", lambda seconds: None)
+    assert experiments.results(ROOT) == {}
+
+    def failing(repo, *args):
+        raise DvcError("dvc exp show failed: broken")
+
+    monkeypatch.setattr(experiments, "dvc", failing)
+    with pytest.raises(DvcError, match="broken"):
+        experiments.results(ROOT)
 
 
 def _timed_row(label: str, dice: list[float], seconds: float, first: list[float] | None) -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from dvc.api import DVCFileSystem
 
-from pipeline.dvc_cli import ENV, dvc
+from pipeline.dvc_cli import ENV, DvcError, dvc
 from pipeline.errors import PipelineError
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,26 @@ class Result:
     metrics: dict[str, dict]
 
 
+def show(repo: Path, tries: int = 4, pause: float = 10.0) -> list[dict]:
+    """`dvc exp show --json`, tried again a few times: it also reads the workspaces of the
+    experiments running meanwhile (another study's, say) and fails while one is being set up
+    (seen: "directory '.dvc/tmp/exps/tmp…/.dvc' does not exist")."""
+    attempt = 1
+    while True:
+        try:
+            return json.loads(dvc(repo, "exp", "show", "--json", "--force"))
+        except DvcError as err:
+            if attempt == tries:
+                raise
+            log.info("%s; trying again in %.0f s", err, pause)
+            time.sleep(pause)
+            attempt += 1
+
+
 def results(repo: Path) -> dict[str, Result]:
     """The finished experiments of the current commit, by name."""
     found = {}
-    for baseline in json.loads(dvc(repo, "exp", "show", "--json", "--force")):
+    for baseline in show(repo):
         for exp in baseline.get("experiments") or ():
             # queued, running and failed ones are listed too, with their baseline's numbers
             if (exp.get("executor") or {}).get("state", "success") != "success":
