@@ -206,9 +206,12 @@ def markdown(numbers: dict, command: str, timing: str, figures: list[str], note:
             ]
             lines.append(f"| {row['label']} (paper) | " + " | ".join(cells) + " |")
     else:
+        where = numbers["paper_reference"]
         lines.append(
-            f"The paper prints no numbers for this study ({numbers['paper_reference']} are"
-            " figures only), so none stand beside ours."
+            "The paper has no such study, so no numbers of it stand beside ours."
+            if where.startswith("beyond")
+            else f"The paper prints no numbers for this study ({where}: figures only), so"
+            " none stand beside ours."
         )
     lines += ["", "## Figures", ""] + [f"![{name}]({name})" for name in figures] + [""]
     return "\n".join(lines)

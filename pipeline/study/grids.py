@@ -248,6 +248,7 @@ STUDIES = {
                 *COHERENCE_COLUMNS,
                 Column(TIMING, "seconds_per_pair", SECONDS_PER_PAIR),
             ),
+            demo_cost="11-13 min per experiment, two at once (generate onwards)",
             timing=True,
             note=(
                 "s per pair: generator + super-resolver sampling of one batch of 8 pairs with each"
