@@ -40,7 +40,15 @@ from pipeline.study.experiments import (
     workspace_result,
 )
 from pipeline.study.figures import dice_bars, stacked, zoomed
-from pipeline.study.grids import EMBEDDINGS, SECONDS_PER_PAIR, STUDIES, TIMING, Study, Variant
+from pipeline.study.grids import (
+    BEYOND_PAPER,
+    EMBEDDINGS,
+    SECONDS_PER_PAIR,
+    STUDIES,
+    TIMING,
+    Study,
+    Variant,
+)
 from pipeline.study.sharing import parse_shard, pull, push, shard
 from pipeline.study.timing import seconds_per_pair
 
@@ -62,7 +70,7 @@ def studies_help() -> str:
     """One entry per study: what it reproduces, its grid and its measured demo cost."""
     lines = ["studies (demo cost on a 2-core CPU, as measured by their committed reports):"]
     for s in STUDIES.values():
-        where = s.paper if s.paper.startswith("beyond") else f"paper: {s.paper}"
+        where = s.paper if s.paper == BEYOND_PAPER else f"paper: {s.paper}"
         lines.append(f"  {s.name}: {s.title} ({where})")
         lines.append(
             f"      {len(s.full)} settings ({len(s.reduced)} in the reduced grid) per seed;"

@@ -11,7 +11,7 @@ import yaml
 from scipy.stats import ttest_1samp
 
 from pipeline.study.experiments import Result, param
-from pipeline.study.grids import Study, Variant
+from pipeline.study.grids import BEYOND_PAPER, Study, Variant
 
 PAPER_NUMBERS = Path(__file__).with_name("paper.yaml")
 
@@ -209,7 +209,7 @@ def markdown(numbers: dict, command: str, timing: str, figures: list[str], note:
         where = numbers["paper_reference"]
         lines.append(
             "The paper has no such study, so no numbers of it stand beside ours."
-            if where.startswith("beyond")
+            if where == BEYOND_PAPER
             else f"The paper prints no numbers for this study ({where}: figures only), so"
             " none stand beside ours."
         )

@@ -78,6 +78,7 @@ COHERENCE_COLUMNS = (
 )
 DOWNSTREAM = _table1_columns(("synthetic", "gwhd_finetune"))
 SECONDS_PER_PAIR = "s per pair"
+BEYOND_PAPER = "beyond the paper"  # a study's `paper` when the paper has no such study
 
 CONCAT = Variant("concat", "Concat", {"gen.arch": "concat", "gen.discriminator": "false"})
 CONCAT_D = Variant(
@@ -228,7 +229,7 @@ STUDIES = {
         Study(
             "samplers",
             "Generator sampler and steps against downstream Dice",
-            "beyond the paper",
+            BEYOND_PAPER,
             full=(
                 _sampler("ddpm", 1000),
                 _sampler("ddim", 100),
