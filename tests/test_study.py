@@ -491,15 +491,19 @@ def test_the_dice_figure_marks_seeds_and_the_paper_and_prints_no_markdown():
     assert seed_dots and all(c.get_zorder() > 2 for c in seed_dots)
 
 
-def test_the_zoomed_figure_shows_each_settings_crop_and_its_difference():
+def test_the_zoomed_figure_compares_each_crop_with_the_first_of_the_same_pair():
     from pipeline.study.figures import zoomed_figure
 
     a = np.zeros((8, 8, 3), np.uint8)
     b = a.copy()
     b[0, 0] = 40  # 120 grey levels over 192 values
-    titles = [ax.get_title("left") for ax in zoomed_figure([("DDPM `25`", a), ("DDIM 25", b)]).axes]
+    c = np.full_like(a, 200)  # another pair: compared with its own first setting, not with a
+    crops = [("DDPM `25`", "set 0", a), ("DDIM 25", "set 0", b), ("DDPM 25, 1", "set 1", c)]
+    crops.append(("DDIM 25, 1", "set 1", c))
+    titles = [ax.get_title("left") for ax in zoomed_figure(crops).axes]
     assert titles[0] == "DDPM 25" and titles[2] == "DDIM 25"
-    assert "mean 0.0 grey levels" in titles[1] and "mean 0.6 grey levels" in titles[3]
+    assert "to DDPM 25 ×4: mean 0.0" in titles[1] and "to DDPM 25 ×4: mean 0.6" in titles[3]
+    assert "to DDPM 25, 1 ×4: mean 0.0" in titles[5] and "to DDPM 25, 1 ×4: mean 0.0" in titles[7]
 
 
 def test_no_two_committed_study_figures_are_identical():

@@ -313,7 +313,12 @@ def main(argv: list[str] | None = None) -> None:
 
         figures.append(f"{study.name}_samples.png")
         if study.samples == "zoom":
-            zoomed(out / figures[-1], [(v.label, quarter(read(v, FIRST_PAIR))) for v in variants])
+            pair = "generate.pair_set"  # settings of one pair set sample the same pairs
+            crops = [
+                (v.label, f"pair set {v.params.get(pair, '0')}", quarter(read(v, FIRST_PAIR)))
+                for v in variants
+            ]
+            zoomed(out / figures[-1], crops)
         else:
             stacked(out / figures[-1], [(v.label, read(v, SAMPLES)) for v in variants])
     command, timing = provenance(args, numbers, found, folders, seconds, wall)

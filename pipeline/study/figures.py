@@ -108,30 +108,35 @@ def stacked(path: Path, pictures: list[tuple[str, bytes]]) -> None:
         picture.save(tmp, format="PNG", optimize=True)
 
 
-def zoomed(path: Path, crops: list[tuple[str, np.ndarray]]) -> None:
+def zoomed(path: Path, crops: list[tuple[str, str, np.ndarray]]) -> None:
     """Write `zoomed_figure` as a PNG."""
     with atomic_file(path) as tmp:
         zoomed_figure(crops).savefig(tmp, format="png", dpi=90)
 
 
-def zoomed_figure(crops: list[tuple[str, np.ndarray]], factor: int = 4) -> Figure:
-    """Settings that differ in detail only: each one's crop of the same generated pair, enlarged,
-    beside its absolute difference to the first setting's, amplified `factor` times."""
-    first = crops[0][1].astype(np.int16)
+def zoomed_figure(crops: list[tuple[str, str, np.ndarray]], factor: int = 4) -> Figure:
+    """Settings that differ in detail only: each one's crop (label, the pair it shows, pixels),
+    enlarged, beside its absolute difference, amplified `factor` times, to the crop of the first
+    setting that shows the same pair."""
+    first: dict[str, tuple[str, np.ndarray]] = {}
+    for label, pair, crop in crops:
+        first.setdefault(pair, (label, crop.astype(np.int16)))
     fig = Figure(figsize=(6.2, 3.0 * len(crops)), layout="constrained")
     axes = fig.subplots(len(crops), 2, squeeze=False)
-    for (label, crop), (left, right) in zip(crops, axes, strict=True):
-        difference = np.abs(crop.astype(np.int16) - first)
+    for (label, pair, crop), (left, right) in zip(crops, axes, strict=True):
+        reference, pixels = first[pair]
+        difference = np.abs(crop.astype(np.int16) - pixels)
         left.imshow(crop, interpolation="nearest")
         left.set_title(plain(label), fontsize=9, loc="left")
         right.imshow(np.clip(difference * factor, 0, 255).astype(np.uint8), interpolation="nearest")
         right.set_title(
-            f"|difference| to {plain(crops[0][0])} ×{factor}:"
+            f"|difference| to {plain(reference)} ×{factor}:"
             f" mean {difference.mean():.1f} grey levels",
             fontsize=8,
             loc="left",
         )
         for ax in (left, right):
             ax.axis("off")
-    fig.suptitle("The same generated pair (top-left quarter, enlarged) under each setting")
+    shown = ", ".join(first)
+    fig.suptitle(f"The first generated pair of {shown} (top-left quarter, enlarged) per setting")
     return fig
