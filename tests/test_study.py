@@ -147,7 +147,14 @@ def test_report_has_every_row_and_column_and_labels_the_paper(tmp_path):
     study = STUDIES["table1"]
     paper_file = tmp_path / "paper.yaml"
     paper_file.write_text(
-        yaml.safe_dump({"table1": {"Concat": {"synthetic Dice": {"value": 0.7, "source": "T1"}}}})
+        yaml.safe_dump(
+            {
+                "table1": {
+                    "Concat": {"synthetic Dice": {"value": 0.7, "source": "T1"}},
+                    "TwoEncoder": {"+ GWHD IoU": {"value": 0.5, "source": "T1"}},
+                }
+            }
+        )
     )
     paper = paper_numbers("table1", paper_file)
     numbers = collate(study, study.full[:2], [0, 1], _found(study, [0, 1]), paper)
@@ -158,6 +165,7 @@ def test_report_has_every_row_and_column_and_labels_the_paper(tmp_path):
         assert f"| {row['label']} |" in text
     assert "| Concat | 0.505 ± 0.007 |" in text
     assert "| Concat (paper) | 0.7 (paper, T1) |" in text
+    assert "| TwoEncoder (paper; not in this grid) | — | — | — | 0.5 (paper, T1) |" in text
     assert "at the paper's scale" in text and "not as a ratio" in text
     assert "prints no numbers" not in text
     unpublished = collate(study, study.full[:2], [0, 1], _found(study, [0, 1]), {})
@@ -305,7 +313,14 @@ def test_the_fastest_setting_is_the_fastest_not_worse_than_the_first_row():
     assert fastest["not_worse"] == ["DDPM 1000", "noise", "better"]
     assert fastest_not_worse({**numbers, "seeds": [0]}, "s") is None
     text = markdown(
-        {**numbers, "study": "samplers", "title": "t", "paper_reference": "-", "fastest": fastest},
+        {
+            **numbers,
+            "study": "samplers",
+            "title": "t",
+            "paper_reference": "-",
+            "paper_only": {},
+            "fastest": fastest,
+        },
         "cmd",
         "",
         [],

@@ -90,6 +90,7 @@ def collate(
             for header, cell in entry["cells"].items()
             if header in first
         }
+    run = {row["label"] for row in table}
     return {
         "study": study.name,
         "title": study.title,
@@ -97,6 +98,7 @@ def collate(
         "seeds": seeds,
         "columns": [c.header for c in study.columns],
         "rows": table,
+        "paper_only": {label: cells for label, cells in paper.items() if label not in run},
     }
 
 
@@ -186,7 +188,11 @@ def markdown(numbers: dict, command: str, timing: str, figures: list[str], note:
             " of equality.",
         ]
     lines += ["", "## The paper's published numbers", ""]
-    published = [r for r in numbers["rows"] if r["paper"]]
+    published = [(f"{r['label']} (paper)", r["paper"]) for r in numbers["rows"] if r["paper"]]
+    published += [
+        (f"{label} (paper; not in this grid)", cells)
+        for label, cells in numbers["paper_only"].items()
+    ]
     if published:
         lines += [
             "Labelled **paper**: the paper's own values, not measured here, at the paper's scale"
@@ -197,14 +203,12 @@ def markdown(numbers: dict, command: str, timing: str, figures: list[str], note:
             head,
             rule,
         ]
-        for row in published:
+        for label, paper in published:
             cells = [
-                f"{row['paper'][c]['value']} (paper, {row['paper'][c]['source']})"
-                if c in row["paper"]
-                else "—"
+                f"{paper[c]['value']} (paper, {paper[c]['source']})" if c in paper else "—"
                 for c in columns
             ]
-            lines.append(f"| {row['label']} (paper) | " + " | ".join(cells) + " |")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     else:
         where = numbers["paper_reference"]
         lines.append(

@@ -175,7 +175,7 @@ STUDIES = {
             reduced=tuple(
                 _sr(sampler, n, pair_set)
                 for pair_set in (0, 1)
-                for sampler, n in (("ddpm", 25), ("ddpm", 100), ("ddim", 25))
+                for sampler, n in (("ddpm", 25), ("ddpm", 100), ("ddim", 100))
             ),
             note=(
                 "Pair set s holds pairs s·n … s·n + n - 1 of the same trained generator and"
