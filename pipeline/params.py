@@ -16,6 +16,7 @@ from pipeline.errors import ParamsError
 
 PARAMS_FILE = Path("params.yaml")
 Sampler = Literal["ddpm", "ddim", "dpmsolver++", "unipc"]  # pipeline.gen.diffusion.SAMPLERS
+TIMESTEPS = 1000  # T, the diffusion schedule's timesteps (pipeline.gen.diffusion.T)
 
 
 @dataclass(frozen=True)
@@ -315,6 +316,16 @@ class GenParams(DiffusionTrainParams):
         _non_negative(self, section, "adv_weight", "priority_until")
         if not self.disc_widths or min(self.disc_widths) <= 0:
             raise ParamsError(f"{section}.disc_widths must be a non-empty list of positive widths")
+        last = self.epochs - 1
+        top = self.curriculum_sigma * (last // self.curriculum_alpha) + self.curriculum_offset
+        if self.uses_curriculum and top < TIMESTEPS:
+            raise ParamsError(
+                f"{section}: the t_max schedule reaches only t_max = {top} of T = {TIMESTEPS} by"
+                f" the last of {self.epochs} epochs, so the generator never learns to denoise from"
+                f" pure noise; raise {section}.curriculum_sigma or lower"
+                f" {section}.curriculum_alpha (paper: T at epoch 495 of 1500), or set"
+                f" {section}.curriculum: false"
+            )
 
     @property
     def uses_curriculum(self) -> bool:
@@ -575,9 +586,9 @@ def _check_widths(obj: Any, section: str, heads: int) -> None:
 def _check_sampler(section: str, sampler: str, steps: int, eta: float, prefix: str = "") -> None:
     """steps within the schedule; eta in [0, 1] and only for DDIM (keys `<prefix>steps`, ...)."""
     key = f"{section}.{prefix}"
-    if not 1 <= steps <= 1000:
+    if not 1 <= steps <= TIMESTEPS:
         raise ParamsError(
-            f"{key}steps must be in [1, 1000] (the training schedule's T), got {steps}"
+            f"{key}steps must be in [1, {TIMESTEPS}] (the training schedule's T), got {steps}"
         )
     if not 0 <= eta <= 1:
         raise ParamsError(f"{key}eta must be in [0, 1]")

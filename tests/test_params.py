@@ -105,6 +105,21 @@ def test_the_curriculum_follows_the_discriminator_unless_set(
     assert gen.uses_curriculum is expected
 
 
+@pytest.mark.parametrize(
+    "name", ["params.yaml", "profiles/smoke.yaml", "profiles/paper.yaml", "profiles/field.yaml"]
+)
+def test_every_profiles_t_max_schedule_reaches_T_within_its_epochs(name, write_params):
+    params = yaml.safe_load((ROOT / name).read_text())
+    params["gen"]["discriminator"] = True
+    load_params(write_params(params))  # the schedule `auto` turns on reaches T
+    params["gen"].update(curriculum_sigma=10, curriculum_alpha=5)  # the paper's, over 2 epochs
+    params["gen"]["epochs"] = 2
+    with pytest.raises(ParamsError, match=r"gen: the t_max schedule reaches only t_max = 10 of T"):
+        load_params(write_params(params))
+    params["gen"]["curriculum"] = False  # the discriminator alone needs no schedule
+    load_params(write_params(params))
+
+
 PAPER = {  # values the paper or its public code states
     "gen.arch": "two_encoder",
     "gen.widths": [32, 64, 128, 256],

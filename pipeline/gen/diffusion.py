@@ -20,7 +20,8 @@ from diffusers import (
 from torch import Tensor
 from tqdm import tqdm
 
-T = 1000
+from pipeline.params import TIMESTEPS as T
+
 SAMPLERS = ("ddpm", "ddim", "dpmsolver++", "unipc")
 PREDICTIONS = ("epsilon", "v")
 
