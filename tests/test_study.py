@@ -501,7 +501,7 @@ def test_the_dice_figure_marks_seeds_and_the_paper_and_prints_no_markdown():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "Concat, final" in labels and "paper (its scale)" in labels
     assert not any("`" in label for label in labels)
-    assert ax.get_title().startswith(study.title)
+    assert ax.figure.get_suptitle().startswith(study.title)
     seed_dots = [c for c in ax.collections if len(c.get_offsets()) == 2]
     assert seed_dots and all(c.get_zorder() > 2 for c in seed_dots)
 

@@ -68,8 +68,8 @@ def dice_figure(numbers: dict) -> Figure:
     ax.set_xticks(np.arange(len(columns)), columns)
     ax.set_ylabel("Dice on the GWHD test quadrants")
     seeds = numbers["seeds"]
-    ax.set_title(
-        f"{numbers['title']}: Dice, mean ± std over {len(seeds)} seeds (dots: each seed)",
+    fig.suptitle(  # the figure's, not the axes': constrained layout keeps it whole
+        f"{numbers['title']}\nDice, mean ± std over {len(seeds)} seeds (dots: each seed)",
         fontsize=10,
     )
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
