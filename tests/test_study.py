@@ -32,7 +32,7 @@ from pipeline.study.collate import (
 )
 from pipeline.study.embeddings import coverage, embed
 from pipeline.study.embeddings import spread as embedding_spread
-from pipeline.study.experiments import Experiment, Result, matches
+from pipeline.study.experiments import Experiment, Result, matches, record_time
 from pipeline.study.grids import COHERENCE, STUDIES, TABLE1
 from tests.conftest import ROOT
 
@@ -402,7 +402,7 @@ def test_workers_are_started_one_by_one_each_in_its_environment(
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_a_rerun_study_queues_each_leftover_once_and_waits_for_live_runs(
-    workers, monkeypatch, caplog
+    workers, monkeypatch, caplog, tmp_path
 ):
     """What an interrupted study left in the queue: a queued task (re-queued from this commit), a
     failed one, and a running one, which live workers are still running (waited for, not queued
@@ -424,7 +424,8 @@ def test_a_rerun_study_queues_each_leftover_once_and_waits_for_live_runs(
     monkeypatch.setattr(experiments, "results", lambda repo: next(finished))
     grid = [Experiment(n, {"seed": "0"}) for n in ("q", "f", "r", "new")]
     with caplog.at_level("INFO", logger=experiments.__name__):
-        experiments.run(ROOT, grid, jobs=2)
+        experiments.run(tmp_path, grid, jobs=2)
+    assert set(experiments.recorded_times(tmp_path)) == {"q", "f", "r", "new"}
     assert ("3 experiments queued, 1 still running" if workers else "4 experiments queued") in (
         caplog.text
     )
@@ -517,8 +518,8 @@ def test_the_zoomed_figure_compares_each_crop_with_the_first_of_the_same_pair():
     crops.append(("DDIM 25, 1", "set 1", c))
     titles = [ax.get_title("left") for ax in zoomed_figure(crops).axes]
     assert titles[0] == "DDPM 25" and titles[2] == "DDIM 25"
-    assert "to DDPM 25 ×4: mean 0.0" in titles[1] and "to DDPM 25 ×4: mean 0.6" in titles[3]
-    assert "to DDPM 25, 1 ×4: mean 0.0" in titles[5] and "to DDPM 25, 1 ×4: mean 0.0" in titles[7]
+    assert "to DDPM 25 ×4\nmean 0.0" in titles[1] and "to DDPM 25 ×4\nmean 0.6" in titles[3]
+    assert "to DDPM 25, 1 ×4\nmean 0.0" in titles[5] and "to DDPM 25, 1 ×4\nmean 0.0" in titles[7]
 
 
 def test_no_two_committed_study_figures_are_identical():
@@ -540,8 +541,9 @@ def test_sr_steps_from_workspaces_draws_one_pair_enlarged_per_setting(tmp_path):
         folder = _workspace(tmp_path / variant.slug, 0)
         params = yaml.safe_load((folder / "params.yaml").read_text())
         params["generate"] = {k.split(".")[1]: yaml.safe_load(v) for k, v in variant.params.items()}
+        params["generate"]["n"] = 4  # pair set 1's first pair is pair 4
         (folder / "params.yaml").write_text(yaml.safe_dump(params))
-        pair = folder / "data/generated/images/gen_000000.png"
+        pair = folder / f"data/generated/images/gen_{4 * params['generate']['pair_set']:06d}.png"
         pair.parent.mkdir(parents=True)
         Image.new("RGB", (16, 16), (len(runs) * 30, 0, 0)).save(pair)
         runs.append(folder)
@@ -608,6 +610,10 @@ def test_a_queued_or_collated_study_reports_its_timing_and_machines(mode, tmp_pa
     monkeypatch.setattr(study_main, "host", lambda repo, r: {"concat-s0": "gpu-a"}.get(r.name, ""))
     monkeypatch.setattr(dvc.api, "read", lambda *a, **kw: _png())
     extra = ["--collate"] if mode == "collate" else []
+    times = [("concat-s1", "Success", 300.0), ("concat-s1", "Failed", 9.0)]
+    times += [("concat-s1", "Success", 600.0), ("concat-s0", "Success", 60.0)]
+    for name, state, seconds in times:  # an earlier run's: the latest success counts
+        record_time(tmp_path, name, state, seconds)
     study_main.main(["table1", "--seeds", "2", "--repo", str(tmp_path), *extra])
     numbers = json.loads((tmp_path / "reports/studies/table1.json").read_text())
     assert {n: e["host"] for n, e in numbers["experiments"].items()} == {
@@ -618,5 +624,7 @@ def test_a_queued_or_collated_study_reports_its_timing_and_machines(mode, tmp_pa
     assert "Machines: gpu-a (1), not recorded (1)." in text
     if mode == "collate":
         assert pulled == [["concat-s0", "concat-s1"]] and "pulled from `origin`" in text
+        assert "timed when an earlier run" not in text
     else:
         assert not pulled and "1 ran now" in text and "1 were already finished" in text
+        assert "(1 of them timed when an earlier run ran them: median 10.0 min, 10.0-10.0)" in text

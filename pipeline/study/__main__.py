@@ -19,6 +19,7 @@ from PIL import Image
 from pipeline import artifacts
 from pipeline.errors import ParamsError, run_stage
 from pipeline.files import atomic_file
+from pipeline.gen.generation import pair_id
 from pipeline.study.collate import (
     collate,
     experiment_name,
@@ -34,6 +35,7 @@ from pipeline.study.experiments import (
     host,
     matches,
     param,
+    recorded_times,
     results,
     run,
     short_commit,
@@ -53,7 +55,13 @@ from pipeline.study.sharing import parse_shard, pull, push, shard
 from pipeline.study.timing import seconds_per_pair
 
 SAMPLES = artifacts.GENERATED_PAIRS.as_posix()
-FIRST_PAIR = (artifacts.GENERATED / "images/gen_000000.png").as_posix()
+
+
+def first_pair(params: dict) -> str:
+    """The image of an experiment's first generated pair: pairs are named by their index, and
+    pair set s starts at s·n."""
+    index = int(param(params, "generate.pair_set")) * int(param(params, "generate.n"))
+    return (artifacts.GENERATED / "images" / f"{pair_id(index)}.png").as_posix()
 
 
 def quarter(png: bytes) -> np.ndarray:
@@ -195,8 +203,10 @@ def provenance(
     folders: dict[str, Path],
     seconds: dict[str, float],
     wall: float,
+    before: dict[str, float],
 ) -> tuple[str, str]:
-    """The command that wrote a report, and when, where and how long its experiments ran."""
+    """The command that wrote a report, and when, where and how long its experiments ran (those
+    run now, and those an earlier run of it ran: `before`)."""
     name, experiments, seeds = args.name, numbers["experiments"], numbers["seeds"]
     size = (
         f"{len(experiments)} experiments ({len(experiments) // len(seeds)} settings × "
@@ -228,7 +238,14 @@ def provenance(
                 f" (per experiment: median {minutes[len(minutes) // 2]:.1f} min, "
                 f"{minutes[0]:.1f}-{minutes[-1]:.1f})"
             )
-        timing += f"; {len(experiments) - len(seconds)} were already finished."
+        timing += f"; {len(experiments) - len(seconds)} were already finished"
+        if before:
+            minutes = sorted(v / 60 for v in before.values())
+            timing += (
+                f" ({len(before)} of them timed when an earlier run ran them: median"
+                f" {minutes[len(minutes) // 2]:.1f} min, {minutes[0]:.1f}-{minutes[-1]:.1f})"
+            )
+        timing += "."
         command = f"python -m pipeline.study {name} --seeds {args.seeds} --grid {args.grid}"
     machines = Counter(e["host"] or "not recorded" for e in experiments.values())
     timing += " Machines: " + ", ".join(f"{h} ({n})" for h, n in sorted(machines.items())) + "."
@@ -306,22 +323,27 @@ def main(argv: list[str] | None = None) -> None:
     if study.samples != "none":
 
         def read(v: Variant, path: str) -> bytes:
-            first = experiment_name(v, seeds[0])
+            name = experiment_name(v, seeds[0])
             if args.runs:
-                return (folders[first] / path).read_bytes()
-            return dvc.api.read(path, repo=str(args.repo), rev=found[first].rev, mode="rb")
+                return (folders[name] / path).read_bytes()
+            return dvc.api.read(path, repo=str(args.repo), rev=found[name].rev, mode="rb")
+
+        def first(v: Variant) -> str:
+            return first_pair(found[experiment_name(v, seeds[0])].params)
 
         figures.append(f"{study.name}_samples.png")
         if study.samples == "zoom":
             pair = "generate.pair_set"  # settings of one pair set sample the same pairs
             crops = [
-                (v.label, f"pair set {v.params.get(pair, '0')}", quarter(read(v, FIRST_PAIR)))
+                (v.label, f"pair set {v.params.get(pair, '0')}", quarter(read(v, first(v))))
                 for v in variants
             ]
             zoomed(out / figures[-1], crops)
         else:
             stacked(out / figures[-1], [(v.label, read(v, SAMPLES)) for v in variants])
-    command, timing = provenance(args, numbers, found, folders, seconds, wall)
+    recorded = {} if args.runs or args.collate else recorded_times(args.repo)
+    before = {n: recorded[n] for n in (e.name for e in grid) if n in recorded and n not in seconds}
+    command, timing = provenance(args, numbers, found, folders, seconds, wall, before)
     text = markdown(numbers, command, timing, figures, note)
     with atomic_file(out / f"{study.name}.json") as tmp:
         tmp.write_text(json.dumps(numbers, indent=2) + "\n")

@@ -22,6 +22,7 @@ from pipeline.errors import PipelineError
 log = logging.getLogger(__name__)
 
 ACTIVE = ("Queued", "Running")
+TIMES = Path(".dvc/tmp/study-times.jsonl")  # each finished experiment's run time on this machine
 MESSAGE = "study experiment {name} on {host}"
 HOST = re.compile(r"^study experiment \S+ on (\S+)$")
 
@@ -270,6 +271,7 @@ def run(
             elif state in ("Success", "Failed") and name not in seconds:
                 seconds[name] = now - started.get(name, now)
                 log.info("%s: %s after %.0f s", name, state.lower(), seconds[name])
+                record_time(repo, name, state, seconds[name])
         if not any(state in ACTIVE for state in status.values()):
             break
         # a killed task can take its worker along, and a worker told to shut down leaves when
@@ -286,6 +288,24 @@ def run(
         logs = "\n".join(_tail(repo, name) for name in failed)
         raise StudyError(f"experiments did not finish: {', '.join(failed or missing)}\n{logs}")
     return seconds
+
+
+def record_time(repo: Path, name: str, state: str, seconds: float) -> None:
+    """Keep an experiment's run time beside the repository, so that a report written by a later
+    run (after an interruption, or a failure past the grid) still gives it."""
+    entry = {"name": name, "state": state, "seconds": round(seconds, 1), "at": time.time()}
+    (repo / TIMES).parent.mkdir(parents=True, exist_ok=True)
+    with (repo / TIMES).open("a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def recorded_times(repo: Path) -> dict[str, float]:
+    """{experiment name: seconds} of its latest successful run recorded on this machine."""
+    path = repo / TIMES
+    if not path.is_file():
+        return {}
+    lines = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return {e["name"]: e["seconds"] for e in lines if e["state"] == "Success"}
 
 
 def _tail(repo: Path, name: str, lines: int = 20) -> str:

@@ -130,13 +130,16 @@ def zoomed_figure(crops: list[tuple[str, str, np.ndarray]], factor: int = 4) -> 
         left.set_title(plain(label), fontsize=9, loc="left")
         right.imshow(np.clip(difference * factor, 0, 255).astype(np.uint8), interpolation="nearest")
         right.set_title(
-            f"|difference| to {plain(reference)} ×{factor}:"
-            f" mean {difference.mean():.1f} grey levels",
+            f"|difference| to {plain(reference)} ×{factor}\n"
+            f"mean {difference.mean():.1f} grey levels",
             fontsize=8,
             loc="left",
         )
         for ax in (left, right):
             ax.axis("off")
-    shown = ", ".join(first)
-    fig.suptitle(f"The first generated pair of {shown} (top-left quarter, enlarged) per setting")
+    fig.suptitle(
+        f"The first generated pair of {' and of '.join(first)}\n(top-left quarter, enlarged) per"
+        " setting, and its difference",
+        fontsize=10,
+    )
     return fig

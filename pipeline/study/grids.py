@@ -225,6 +225,8 @@ STUDIES = {
             full=(CONCAT, *DISC_SCHEDULES),
             reduced=DISC_SCHEDULES,
             columns=DOWNSTREAM + COHERENCE_COLUMNS,
+            demo_cost="26 min per experiment that trains a generator (every stage, two at once);"
+            " Concat and the schedule setting reuse table1's runs",
         ),
         Study(
             "samplers",
