@@ -522,6 +522,17 @@ def test_the_zoomed_figure_compares_each_crop_with_the_first_of_the_same_pair():
     assert "to DDPM 25, 1 ×4\nmean 0.0" in titles[5] and "to DDPM 25, 1 ×4\nmean 0.0" in titles[7]
 
 
+def test_the_embedding_figure_titles_each_panel_in_plain_words():
+    from pipeline.study.embeddings import scatter_figure
+
+    rng = np.random.default_rng(0)
+    images = np.zeros((12, 8, 8, 3), np.uint8)
+    panels = [("Concat, `final`", rng.normal(size=(20, 5)), rng.normal(size=(12, 5)), images)]
+    fig = scatter_figure(panels + [("Concat, `final`", *panels[0][1:])])
+    assert [ax.get_title() for ax in fig.axes] == ["Concat, final", "Concat, final"]
+    assert fig.get_suptitle().startswith("Training crops and generated images")
+
+
 def test_no_two_committed_study_figures_are_identical():
     import hashlib
     from pathlib import Path

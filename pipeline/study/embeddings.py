@@ -21,6 +21,7 @@ from pipeline.files import atomic_file
 from pipeline.images import list_files, read_rgb
 from pipeline.seg.segmentation import load_unet, to_input
 from pipeline.study.experiments import fetch
+from pipeline.study.figures import plain
 
 EMBEDDER = artifacts.PSEUDO_LABELER.as_posix()
 GENERATED = (artifacts.GENERATED / "images").as_posix()
@@ -73,6 +74,12 @@ def experiment_embeddings(
 
 
 def scatter(path: Path, panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    """Write `scatter_figure` as a PNG."""
+    with atomic_file(path) as tmp:
+        scatter_figure(panels).savefig(tmp, format="png", dpi=90)
+
+
+def scatter_figure(panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> Figure:
     """One PCA panel per selection: training crops grey, generated images coloured, a few shown
     as sprites. PCA is fitted on the training crops, so every panel shares its axes."""
     fig = Figure(figsize=(4.2 * len(panels), 4.4), layout="constrained")
@@ -86,9 +93,13 @@ def scatter(path: Path, panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarr
         for i in shown:  # the same pair indices in every panel
             box = AnnotationBbox(OffsetImage(images[i], zoom=0.45), gen[i], frameon=False)
             ax.add_artist(box)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(plain(title), fontsize=10)
         ax.set_xlabel("PC 1")
     axes[0].set_ylabel("PC 2")
     axes[0].legend(fontsize=8, loc="upper right")
-    with atomic_file(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
+    fig.suptitle(
+        "Training crops and generated images in the pseudo-labeler's embedding (first two"
+        " principal components of the crops), one panel per kept weight",
+        fontsize=10,
+    )
+    return fig

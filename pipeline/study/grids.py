@@ -182,7 +182,8 @@ STUDIES = {
                 " super-resolver (`generate.pair_set`): the paper's two image batches."
             ),
             columns=DOWNSTREAM + COHERENCE_COLUMNS,
-            demo_cost="under 1 (DDPM 25) to 8.5 (DDPM 100) min per experiment (generate onwards)",
+            demo_cost="9 (DDPM 25) to 14 (DDIM 100) min per experiment, two at once"
+            " (generate onwards)",
             samples="zoom",
         ),
         Study(
@@ -192,7 +193,7 @@ STUDIES = {
             full=WEIGHTS_FULL,
             reduced=WEIGHTS_REDUCED,
             columns=DOWNSTREAM + COHERENCE_COLUMNS,
-            demo_cost="under 1 (final weights kept) to 4.5 min per experiment",
+            demo_cost="under 1.3 (final weights kept) to 9.9 min per experiment",
         ),
         Study(
             "embeddings",
@@ -206,7 +207,7 @@ STUDIES = {
                 *COHERENCE_COLUMNS,
             ),
             embeddings=True,
-            demo_cost="1.5 min for all 9 (it reads weight_selection's experiments)",
+            demo_cost="0.6 min for all 6 (it reads weight_selection's experiments)",
             samples="none",  # its PCA figure shows the images; the pairs are weight_selection's
             note=(
                 "Embedding network: the deepest encoder features, averaged over space, of"
