@@ -46,6 +46,8 @@ MINIMAL = {  # section -> key -> value; sizes and widths stay the paper's
     "gen": {
         "discriminator": True,
         "epochs": 1,
+        "curriculum_offset": 1000,  # the t_max schedule at T from its one epoch
+        "priority_until": 1,
         "batch_size": 2,
         "eval_every": 1,
         "val_timesteps": 1,
