@@ -19,6 +19,13 @@ Sampler = Literal["ddpm", "ddim", "dpmsolver++", "unipc"]  # pipeline.gen.diffus
 TIMESTEPS = 1000  # T, the diffusion schedule's timesteps (pipeline.gen.diffusion.T)
 
 
+def t_max(epoch: int, sigma: int, alpha: int, offset: int, T: int = TIMESTEPS) -> int:
+    """Curriculum bound on the sampled timesteps: min(T, sigma * floor(epoch / alpha) + offset)."""
+    if alpha < 1:
+        raise ValueError(f"curriculum alpha must be >= 1 epoch, got {alpha}")
+    return min(T, sigma * (epoch // alpha) + offset)
+
+
 @dataclass(frozen=True)
 class DataParams:
     """Where the raw input layout lives (the demo world, or the user's own folder)."""
@@ -317,7 +324,7 @@ class GenParams(DiffusionTrainParams):
         if not self.disc_widths or min(self.disc_widths) <= 0:
             raise ParamsError(f"{section}.disc_widths must be a non-empty list of positive widths")
         last = self.epochs - 1
-        top = self.curriculum_sigma * (last // self.curriculum_alpha) + self.curriculum_offset
+        top = t_max(last, self.curriculum_sigma, self.curriculum_alpha, self.curriculum_offset)
         if self.uses_curriculum and top < TIMESTEPS:
             raise ParamsError(
                 f"{section}: the t_max schedule reaches only t_max = {top} of T = {TIMESTEPS} by"

@@ -16,10 +16,10 @@ from pipeline.gen.diffusion import (
     make_scheduler,
     sample,
     sample_timesteps,
-    t_max,
     to_model_space,
     to_uint8,
 )
+from pipeline.params import t_max
 
 
 def test_schedule_matches_diffusers_linear_betas():

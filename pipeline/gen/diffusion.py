@@ -160,13 +160,6 @@ def epsilon(out: Tensor, x_t: Tensor, t: Tensor, prediction: str) -> Tensor:
     )
 
 
-def t_max(epoch: int, sigma: int, alpha: int, offset: int, T: int = T) -> int:
-    """Curriculum bound on the sampled timesteps: min(T, sigma * floor(epoch / alpha) + offset)."""
-    if alpha < 1:
-        raise ValueError(f"curriculum alpha must be >= 1 epoch, got {alpha}")
-    return min(T, sigma * (epoch // alpha) + offset)
-
-
 def sample_timesteps(
     generator: torch.Generator,
     batch: int,

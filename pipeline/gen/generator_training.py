@@ -12,7 +12,7 @@ from dvclive import Live
 
 from pipeline.figures import pair_figure
 from pipeline.gen import generator
-from pipeline.gen.diffusion import T, sample_timesteps, t_max, to_uint8
+from pipeline.gen.diffusion import T, sample_timesteps, to_uint8
 from pipeline.gen.diffusion_training import DiffusionTraining
 from pipeline.gen.nets.discriminator import (
     DiscriminatorConfig,
@@ -21,7 +21,7 @@ from pipeline.gen.nets.discriminator import (
 )
 from pipeline.gen.nets.paired_unet import PairedUNetConfig
 from pipeline.metrics import mean_rgb_jsd
-from pipeline.params import GenParams
+from pipeline.params import GenParams, t_max
 from pipeline.seeding import torch_generator
 from pipeline.training import Dist, autocast, on_device
 
